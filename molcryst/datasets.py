@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_datasets.ipynb 3
 from __future__ import annotations
-import csv, io, logging, math, os, re, tarfile, zipfile
+import csv, io, logging, math, os, re, tarfile, warnings, zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -12,7 +12,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import torch
 from torch_geometric.data import Data
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .core import (HARTREE_TO_EV, CIFError, ConfigError, DataError, EmptyDatasetError,
                            atomic_number, atomic_write, cache_dir, hash_key)
@@ -147,8 +147,7 @@ class GraphDataset(torch.utils.data.Dataset):
         return res
 
     def __repr__(self):
-        return (f'{type(self).__name__}({self.name}: {len(self)} structures, targets={self.targets}'
-                + (f', cache={self.path}' if self.path else '') + ')')
+        return f'{type(self).__name__}({self.name}: {len(self)} structures, targets={self.targets})'
 
 # %% ../nbs/02_datasets.ipynb
 def _check_store(store, key):
@@ -395,7 +394,9 @@ def read_cif(source,           # path of a .cif file, or its bytes/str content
     ops = b.get('_symmetry_equiv_pos_as_xyz') or b.get('_space_group_symop_operation_xyz')
     try:
         if ops is not None and len(ops) > 1:
-            atoms = b.get_atoms()
+            with warnings.catch_warnings():   # ASE's note that it ignores _symmetry_cell_setting
+                warnings.filterwarnings('ignore', message='crystal system', category=UserWarning)
+                atoms = b.get_atoms()
         else:
             atoms = b.get_unsymmetrized_structure()
     except Exception as e: raise CIFError(f'cannot build the structure ({type(e).__name__}: {e})', name) from None
@@ -483,7 +484,7 @@ def _coremof_data(subset):
     if not csv_.exists(): raise ConfigError(f"unknown CoRE MOF subset {subset!r}; valid: {', '.join(sorted(p.stem for p in d.glob('*.csv')))}")
     return csv_, tar
 
-def coremof_dir(subset:str='2019-ASR')->Path:
+def coremof_dir(subset:str='2019-ASR', progress:bool=True)->Path:
     "Folder of the CoRE MOF CIFs, unpacked once from the package's tarball into the cache."
     _, tar = _coremof_data(subset)
     out = cache_dir('coremof') / subset
@@ -492,7 +493,7 @@ def coremof_dir(subset:str='2019-ASR')->Path:
     tmp = Path(tempfile.mkdtemp(prefix=f'.{subset}.', dir=out.parent))
     try:
         with tarfile.open(tar) as t:
-            for m in tqdm(t, desc=f'unpacking CoRE MOF {subset}', mininterval=1.0):
+            for m in tqdm(t, desc=f'unpacking CoRE MOF {subset}', mininterval=1.0, disable=not progress):
                 if m.isfile() and m.name.endswith('.cif') and not Path(m.name).name.startswith('.'):
                     (tmp / Path(m.name).name).write_bytes(t.extractfile(m).read())
         (tmp / '.complete').touch()
@@ -526,7 +527,7 @@ def CoREMOF(targets:Sequence[str]|str=('AV_VF',), # any of `COREMOF_TARGETS`
     if bad: raise ConfigError(f"unknown CoRE MOF target {bad[0]!r}; valid: {', '.join(COREMOF_TARGETS)}")
     csv_, tar = _coremof_data(subset)
     df = coremof_table(subset)
-    folder = coremof_dir(subset)
+    folder = coremof_dir(subset, progress)
     if ids is not None: df = df.set_index('filename').loc[list(ids)].reset_index()
     cols = [COREMOF_TARGETS[t][0] for t in targets]
     df = df[np.isfinite(df[cols].to_numpy(np.float64)).all(1)]
