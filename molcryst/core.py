@@ -106,6 +106,8 @@ def atomic_write(path,            # final file name
     "Open a temporary file beside `path`; rename it onto `path` only if the block finishes."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    umask = os.umask(0); os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)           # mkstemp makes 0600; give the file the usual permissions
     try:
         with os.fdopen(fd, mode) as f: yield f
         os.replace(tmp, path)

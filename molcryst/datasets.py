@@ -631,6 +631,7 @@ def ODAC(targets:Sequence[str]|str=('co2',), # 'co2' and/or 'h2o'
 DATASETS = {'qm9': QM9, 'coremof': CoREMOF, 'odac': ODAC, 'cif': CIFFolder, 'qm9raw': QM9Raw}
 
 def load_dataset(name:str, **kwargs)->GraphDataset:
-    "A dataset by name (`qm9`, `coremof`, `odac`, `cif`, `qm9raw`, or one registered in `DATASETS`)."
+    "A dataset by name (`qm9`, `coremof`, `odac`, `cif`, `qm9raw`, `md17`, or one registered in `DATASETS`)."
+    if name == 'md17' and name not in DATASETS: import molcryst.md17  # registers itself (it imports this module)
     if name not in DATASETS: raise ConfigError(f"unknown dataset {name!r}; valid datasets: {', '.join(DATASETS)}")
     return DATASETS[name](**kwargs)
