@@ -50,17 +50,17 @@ def neighbor_list(pos:np.ndarray,         # [N,3] positions, Å
                   cutoff:float,           # neighbour cut-off, Å
                   max_neighbors:int|None=None, # keep the nearest N per atom; None keeps all
                  ):
-    "Full neighbour list `(i, j, shift, distance)` sorted by `i` then distance: `pos[j] - pos[i] + shift @ cell` has length `distance`."
+    "Full neighbour list `(i, j, shift, distance)` grouped by `i` (nearest first with `max_neighbors`): `pos[j] - pos[i] + shift @ cell` has length `distance`."
     if not cutoff > 0: raise ConfigError(f'cutoff must be positive, got {cutoff!r}')
+    if max_neighbors is not None and max_neighbors < 1: raise ConfigError(f'max_neighbors must be >= 1 or None, got {max_neighbors!r}')
     pbc = np.asarray(pbc, bool)
-    nl = vesin.NeighborList(cutoff=float(cutoff), full_list=True)
+    nl = vesin.NeighborList(cutoff=float(cutoff), full_list=True, sorted=True)   # grouped by centre i, deterministic
     box = cell if pbc.any() else np.zeros((3, 3))
     i, j, S, d = nl.compute(points=pos, box=box, periodic=[bool(p) for p in pbc], quantities='ijSd')
-    i, j = i.astype(np.int64), j.astype(np.int64)
-    order = np.lexsort((j, d, i))   # by centre, then distance (ties broken by neighbour index: deterministic)
-    i, j, S, d = i[order], j[order], S[order], d[order]
+    i, j = i.view(np.int64), j.view(np.int64)          # vesin returns uint64 indices; no copy
     if max_neighbors is not None and len(i):
-        if max_neighbors < 1: raise ConfigError(f'max_neighbors must be >= 1 or None, got {max_neighbors!r}')
+        order = np.argsort(i * (2.0 * cutoff + 1.0) + d, kind='stable')   # by centre, then distance
+        i, j, S, d = i[order], j[order], S[order], d[order]
         start = np.searchsorted(i, i, side='left')     # first edge of each centre
         keep = (np.arange(len(i)) - start) < max_neighbors
         i, j, S, d = i[keep], j[keep], S[keep], d[keep]

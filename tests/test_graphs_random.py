@@ -30,14 +30,29 @@ def test_random_cells_match_ase(seed):
     np.testing.assert_allclose(np.sort(d.numpy()), np.sort(ad), atol=1e-9)
 
 
-def test_edges_sorted_by_target_then_distance():
+def test_edges_grouped_by_target_and_deterministic():
     rng = np.random.default_rng(0)
-    g = build_graph(random_cell(rng, 10, 5.0), cutoff=6.0, dtype=torch.float64)
-    _, d = edge_vectors(g)
+    a = random_cell(rng, 10, 5.0)
+    g = build_graph(a, cutoff=6.0, dtype=torch.float64)
+    assert torch.all(g.edge_index[1][1:] >= g.edge_index[1][:-1])
+    g2 = build_graph(a.copy(), cutoff=6.0, dtype=torch.float64)
+    assert torch.equal(g.edge_index, g2.edge_index) and torch.equal(g.edge_shift, g2.edge_shift)
+
+
+def test_max_neighbors_keeps_nearest_sorted():
+    rng = np.random.default_rng(1)
+    a = random_cell(rng, 10, 5.0)
+    full = build_graph(a, cutoff=6.0, dtype=torch.float64)
+    g = build_graph(a, cutoff=6.0, max_neighbors=5, dtype=torch.float64)
+    _, d = edge_vectors(g); _, dfull = edge_vectors(full)
     dst = g.edge_index[1]
     assert torch.all(dst[1:] >= dst[:-1])
     same = dst[1:] == dst[:-1]
     assert torch.all(d[1:][same] >= d[:-1][same] - 1e-12)
+    for k in range(len(a)):
+        mine = d[dst == k].numpy()
+        ref = np.sort(dfull[full.edge_index[1] == k].numpy())[:5]
+        np.testing.assert_allclose(mine, ref, atol=1e-12)
 
 
 def test_forces_flow_through_edge_vectors():
