@@ -62,11 +62,12 @@ def _collate_records(records:Iterable[Record], cutoff:float, max_neighbors:int|N
         if has_forces is None: has_forces = rec.forces is not None
         if has_forces != (rec.forces is not None): raise DataError('forces present for some records only', name, rec.id, 'forces')
         zs.append(z); poss.append(pos); cells.append(cell); pbcs.append(pbc); ys.append(y); ids.append(str(rec.id))
-        eis.append(np.stack([j, i])); shifts.append(S); n_at.append(len(z)); n_ed.append(len(i))
+        eis.append(np.stack([j, i]).astype(np.int32))                 # local indices: int32 is plenty
+        shifts.append(S.astype(np.int32) if pbc.any() else None)       # molecules have no shifts to store
+        n_at.append(len(z)); n_ed.append(len(i))
         if has_forces: forces.append(np.asarray(rec.forces, np.float64).reshape(-1, 3))
     if not ids: raise EmptyDatasetError('no structures to process', desc)
-    shift = np.concatenate(shifts)
-    periodic = bool(np.concatenate(pbcs).any())
+    periodic = any(s is not None for s in shifts)
     store = dict(
         version=FORMAT_VERSION, ids=ids,
         z=torch.from_numpy(np.concatenate(zs).astype(np.int8 if max(map(max, zs)) < 128 else np.int16)),
@@ -75,9 +76,10 @@ def _collate_records(records:Iterable[Record], cutoff:float, max_neighbors:int|N
         y=torch.from_numpy(np.stack(ys)),
         atom_ptr=torch.from_numpy(np.concatenate([[0], np.cumsum(n_at)])),
         edge_ptr=torch.from_numpy(np.concatenate([[0], np.cumsum(n_ed)])),
-        edge_index=torch.from_numpy(np.concatenate(eis, axis=1).astype(np.int32)),
+        edge_index=torch.from_numpy(np.concatenate(eis, axis=1)),
     )
     if periodic:
+        shift = np.concatenate([s if s is not None else np.zeros((n, 3), np.int32) for s, n in zip(shifts, n_ed)])
         small = shift.size == 0 or np.abs(shift).max() < 128
         store['edge_shift'] = torch.from_numpy(shift.astype(np.int8 if small else np.int32))
     if has_forces: store['forces'] = torch.from_numpy(np.concatenate(forces).astype(np.float32))
