@@ -130,7 +130,7 @@ class GraphDataset(torch.utils.data.Dataset):
         e0, e1 = int(s['edge_ptr'][idx]), int(s['edge_ptr'][idx + 1])
         d = Data(z=s['z'][a0:a1].long(), pos=s['pos'][a0:a1].clone(), cell=s['cell'][idx:idx + 1].clone(),
                  pbc=s['pbc'][idx:idx + 1].clone(), edge_index=s['edge_index'][:, e0:e1].long(),
-                 y=s['y'][idx:idx + 1, self._tidx].float(), idx=torch.tensor([idx]))
+                 y=s['y'][idx:idx + 1, self._tidx].clone(), idx=torch.tensor([idx]))
         d.edge_shift = (s['edge_shift'][e0:e1].long() if 'edge_shift' in s
                         else torch.zeros(e1 - e0, 3, dtype=torch.long))
         if 'forces' in s: d.forces = s['forces'][a0:a1].clone()

@@ -85,13 +85,14 @@ def test_supercell(name):
 @pytest.mark.parametrize('name', NAMES)
 @pytest.mark.parametrize('kind', ['molecule', 'crystal'])
 def test_forces_are_minus_energy_gradient(name, kind):
-    m = small(name, readout='sum') if name not in ('mpnn', 'mpnn_transformer') else small(name, readout='sum')
+    m = small(name, readout='sum')
     ef = EnergyForces(m).eval()
     g = structures()[kind]
     _, f = ef(g.clone())
+    atoms = [0, 1, 4, g.num_nodes - 1]                  # a C, an O or Si/Ge, an H, the last atom
     with torch.no_grad():
-        f_fd = fd_forces(lambda x: m(x)[:, 0], g, eps=1e-5)
-    torch.testing.assert_close(f.detach(), f_fd, rtol=1e-5, atol=1e-7)
+        f_fd = fd_forces(lambda x: m(x)[:, 0], g, eps=1e-5, atoms=atoms)
+    torch.testing.assert_close(f.detach()[atoms], f_fd[atoms], rtol=1e-5, atol=1e-7)
     assert f.abs().max() > 1e-6
 
 
@@ -102,7 +103,7 @@ def qm9_64(tmp_path_factory):
     from molcryst.datasets import QM9
     ds = QM9('homo', limit=64, progress=False)
     b = Batch.from_data_list([ds[i] for i in range(len(ds))])
-    y = (b.y - b.y.mean()) / b.y.std()
+    y = ((b.y - b.y.mean()) / b.y.std()).float()
     return b, y
 
 

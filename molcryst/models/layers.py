@@ -133,10 +133,10 @@ def transform_graph(g, rotation=None, translation=None, permutation=None):
         if getattr(g, 'forces', None) is not None: g.forces = g.forces[permutation]
     return g
 
-def fd_forces(energy_fn, g, eps:float=1e-5)->torch.Tensor:
-    "Minus the central finite-difference gradient of `energy_fn(graph) -> [G]` w.r.t. positions (same graph)."
+def fd_forces(energy_fn, g, eps:float=1e-5, atoms=None)->torch.Tensor:
+    "Minus the central finite-difference gradient of `energy_fn(graph) -> [G]` w.r.t. positions (same graph), for `atoms` (default all; others stay 0)."
     out = torch.zeros_like(g.pos)
-    for a in range(g.num_nodes):
+    for a in (range(g.num_nodes) if atoms is None else atoms):
         for k in range(3):
             gp, gm = g.clone(), g.clone()
             gp.pos = g.pos.detach().clone(); gp.pos[a, k] += eps
