@@ -48,6 +48,9 @@ class TorchMDNet(Backbone):
                  readout:str='sum',             # 'sum' (energies) or 'mean'
                 ):
         super().__init__()
+        try:
+            import warp; warp.config.log_level = max(warp.config.log_level, warp.LOG_WARNING)  # no banner at init
+        except ImportError: pass
         try: from torchmdnet.models.model import create_model
         except ImportError as e: raise ConfigError(f'TorchMDNet needs the torchmd-net package (pip install torchmd-net): {e}') from None
         self.readout = check_readout(readout)
