@@ -13,7 +13,7 @@ from torch_geometric.utils import scatter
 
 from ..core import MAX_Z, ConfigError
 from ..graphs import edge_vectors, to_dense
-from .layers import Backbone, GaussianRBF, check_readout, graph_index
+from .layers import Backbone, GaussianRBF, check_readout, graph_index, symmetric_pairs
 
 # %% auto 0
 __all__ = ['cgcnn_atom_features', 'AtomInput', 'ConvLayer', 'CGCNN', 'CGCNNDense']
@@ -50,16 +50,25 @@ class ConvLayer(nn.Module):
         self.fc_full = nn.Linear(2 * atom_fea_len + nbr_fea_len, 2 * atom_fea_len)
         self.bn1, self.bn2 = nn.BatchNorm1d(2 * atom_fea_len), nn.BatchNorm1d(atom_fea_len)
 
-    def message(self, total):
-        "`total` [..., 2F+E] → gate ⊙ core [..., F]."
-        out = self.fc_full(total)
-        gated = self.bn1(out.reshape(-1, out.shape[-1])).reshape(out.shape)
+    def gate(self, pre):
+        "Pre-activations [..., 2F] → batch norm → sigmoid(filter) ⊙ softplus(core) [..., F]."
+        gated = self.bn1(pre.reshape(-1, pre.shape[-1])).reshape(pre.shape)
         filt, core = gated.chunk(2, dim=-1)
         return torch.sigmoid(filt) * F.softplus(core)
 
-    def forward(self, x, edge_index, edge_fea):
+    def message(self, total):
+        "The original: `total` = v_i ⊕ v_j ⊕ u_ij [..., 2F+E] through `fc_full`, then the gate."
+        return self.gate(self.fc_full(total))
+
+    def forward(self, x, edge_index, edge_fea, inverse=None):
+        "List form. `fc_full(v_i ⊕ v_j ⊕ u_ij) = W_i v_i + W_j v_j + W_u u_ij + b`: project atoms first, then gather."
         src, dst = edge_index
-        m = self.message(torch.cat([x[dst], x[src], edge_fea], dim=-1))
+        n = x.shape[1]
+        W = self.fc_full.weight
+        xi, xj = x @ W[:, :n].T, x @ W[:, n:2 * n].T               # [N, 2F] each: per atom, not per edge
+        eu = F.linear(edge_fea, W[:, 2 * n:], self.fc_full.bias)     # per pair when `inverse` is given
+        if inverse is not None: eu = eu[inverse]
+        m = self.gate(xi[dst] + xj[src] + eu)
         s = scatter(m, dst, dim=0, dim_size=x.shape[0], reduce='sum')
         return F.softplus(x + self.bn2(s))
 
@@ -88,9 +97,10 @@ class CGCNN(Backbone):
 
     def atom_features(self, batch):
         _, dist = edge_vectors(batch)
-        e = self.rbf(dist)
+        first, inverse = symmetric_pairs(batch.edge_index, getattr(batch, 'edge_shift', None))
+        e = self.rbf(dist[first])                                    # Gaussian features once per pair
         x = self.embedding(batch.z)
-        for conv in self.convs: x = conv(x, batch.edge_index, e)
+        for conv in self.convs: x = conv(x, batch.edge_index, e, inverse)
         return x
 
 # %% ../../nbs/05_cgcnn.ipynb

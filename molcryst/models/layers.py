@@ -15,8 +15,8 @@ from ..core import ConfigError
 from ..graphs import edge_vectors
 
 # %% auto 0
-__all__ = ['READOUTS', 'GaussianRBF', 'ExpNormalRBF', 'CosineCutoff', 'PolynomialCutoff', 'ShiftedSoftplus', 'mlp',
-           'check_readout', 'graph_index', 'Backbone', 'EnergyForces', 'random_rotation', 'transform_graph',
+__all__ = ['READOUTS', 'GaussianRBF', 'ExpNormalRBF', 'CosineCutoff', 'PolynomialCutoff', 'symmetric_pairs', 'ShiftedSoftplus',
+           'mlp', 'check_readout', 'graph_index', 'Backbone', 'EnergyForces', 'random_rotation', 'transform_graph',
            'fd_forces']
 
 # %% ../../nbs/04_layers.ipynb
@@ -50,6 +50,29 @@ class PolynomialCutoff(nn.Module):
     def forward(self, r):
         x = r / self.cutoff
         return (1 - 6 * x ** 5 + 15 * x ** 4 - 10 * x ** 3) * (x < 1).to(r.dtype)
+
+# %% ../../nbs/04_layers.ipynb
+def symmetric_pairs(edge_index:torch.Tensor,       # [2, E]
+                    edge_shift:torch.Tensor|None=None, # [E, 3] integer cell shifts
+                   )->tuple[torch.Tensor, torch.Tensor]:
+    "`(first [U], inverse [E])`: one representative edge per unordered pair, and each edge's pair index."
+    src, dst = edge_index
+    E = src.numel()
+    if E == 0: return src.new_zeros(0), src.new_zeros(0)
+    a, b = torch.minimum(src, dst), torch.maximum(src, dst)
+    n = int(b.max()) + 1
+    key = a * n + b
+    if edge_shift is not None and edge_shift.numel() and bool((edge_shift != 0).any()):
+        S = edge_shift.long()
+        lead = torch.where(S[:, 0] != 0, S[:, 0], torch.where(S[:, 1] != 0, S[:, 1], S[:, 2]))
+        flip = (src > dst) | ((src == dst) & (lead < 0))          # the reverse edge carries −shift
+        S = torch.where(flip.unsqueeze(-1), -S, S)
+        m = int(S.abs().max()); K = 2 * m + 1
+        key = key * K ** 3 + ((S[:, 0] + m) * K + (S[:, 1] + m)) * K + (S[:, 2] + m)
+    _, inverse = torch.unique(key, return_inverse=True)
+    first = torch.empty(int(inverse.max()) + 1, dtype=torch.long, device=src.device)
+    first.scatter_(0, inverse, torch.arange(E, device=src.device))
+    return first, inverse
 
 # %% ../../nbs/04_layers.ipynb
 class ShiftedSoftplus(nn.Module):

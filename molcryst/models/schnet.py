@@ -10,7 +10,7 @@ from torch_geometric.utils import scatter
 
 from ..core import MAX_Z
 from ..graphs import edge_vectors
-from .layers import Backbone, CosineCutoff, GaussianRBF, ShiftedSoftplus, check_readout
+from .layers import Backbone, CosineCutoff, GaussianRBF, ShiftedSoftplus, check_readout, symmetric_pairs
 
 # %% auto 0
 __all__ = ['CFConv', 'SchNet']
@@ -25,9 +25,10 @@ class CFConv(nn.Module):
         self.lin2 = nn.Linear(num_filters, hidden_channels)
         self.cut = CosineCutoff(cutoff)
 
-    def forward(self, x, edge_index, dist, rbf):
+    def forward(self, x, edge_index, rbf, cut, inverse):
+        "`rbf`, `cut`: per pair (see `symmetric_pairs`); `inverse` maps edges to pairs."
         src, dst = edge_index
-        W = self.filter(rbf) * self.cut(dist).unsqueeze(-1)
+        W = (self.filter(rbf) * cut.unsqueeze(-1))[inverse]      # filter once per pair, then per edge
         m = self.lin1(x)[src] * W
         return self.lin2(scatter(m, dst, dim=0, dim_size=x.shape[0], reduce='sum'))
 
@@ -55,8 +56,10 @@ class SchNet(Backbone):
 
     def atom_features(self, batch):
         _, dist = edge_vectors(batch)
-        rbf = self.rbf(dist)
+        first, inverse = symmetric_pairs(batch.edge_index, getattr(batch, 'edge_shift', None))
+        d = dist[first]                                           # one length per pair
+        rbf, cut = self.rbf(d), self.convs[0].cut(d)
         x = self.embedding(batch.z)
         for conv, act in zip(self.convs, self.acts):
-            x = x + act(conv(x, batch.edge_index, dist, rbf))
+            x = x + act(conv(x, batch.edge_index, rbf, cut, inverse))
         return x
