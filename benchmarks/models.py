@@ -1,0 +1,529 @@
+"""Model benchmark: training throughput of every backbone, SchNet vs PyG, the TorchMD-NET wrapper vs torchmd-net, CGCNN list vs padded.
+
+Prints markdown tables and writes them to benchmarks/results/models.md. Speed is judged by ratios
+measured side by side in one run (medians over repeats), not by absolute seconds.
+
+    .venv/bin/python benchmarks/models.py                  # everything (about 10 min on 2 cores)
+    .venv/bin/python benchmarks/models.py --parts 2,3      # only SchNet vs PyG and TorchMD-NET
+    .venv/bin/python benchmarks/models.py --n-qm9 300 --epochs 1 --repeats 2 --cgcnn-steps 1 --skip-full   # quick
+
+Not a test: nothing here asserts. Thread counts are left at their defaults (no OMP_NUM_THREADS).
+"""
+from __future__ import annotations
+import argparse, json, os, platform, statistics, subprocess, sys, tempfile, time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / 'results' / 'models.md'
+GOAL_SCHNET = 1.3        # molcryst SchNet >= 1.3x PyG's graphs/s
+GOAL_TMD = 5.0           # wrapper overhead <= 5 % over torchmd-net called directly
+GOAL_CG_MEM, GOAL_CG_TIME = 1 / 3, 1 / 2   # CGCNN list form <= 1/3 the memory, <= 1/2 the time of the padded form
+AGREE_RTOL = 1e-5
+MiB = 2**20
+
+def _setup_path(molcryst_path=None):
+    "Import molcryst from `molcryst_path` (a patched copy, to measure a change) or from this checkout."
+    if str(HERE) not in sys.path: sys.path.insert(0, str(HERE))
+    import featurize  # noqa: F401  (its memory helpers; importing it puts this checkout first on sys.path)
+    p = str(Path(molcryst_path or HERE.parent).resolve())
+    if p in sys.path: sys.path.remove(p)
+    sys.path.insert(0, p)                                      # ... so the chosen molcryst goes in front of it
+
+def _quiet_import_torchmdnet():
+    "torchmd-net initialises NVIDIA Warp on import, which prints a banner to stdout; keep it out of the tables."
+    import contextlib, io
+    with contextlib.redirect_stdout(io.StringIO()): import torchmdnet.models.model  # noqa: F401
+
+# ----------------------------------------------------------------------------- memory / timing helpers
+def tensor_peak_mib(fn)->tuple[float, object]:
+    """Run `fn()` under `torch.profiler` with `profile_memory=True`; the highest total of live tensor bytes
+    allocated during the call above the start (MiB). Sees every CPU tensor allocation, whatever the allocator keeps."""
+    from torch.profiler import profile, ProfilerActivity
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        out = fn()
+    ev = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events() if e.name() == '[memory]')
+    cur = peak = 0
+    for _, nb in ev: cur += nb; peak = max(peak, cur)
+    return peak / MiB, out
+
+class OtherCPU:
+    "CPU seconds used by other processes over a block: all busy CPU time (/proc/stat) minus this process and its children."
+    @staticmethod
+    def _busy():
+        try: v = [int(x) for x in Path('/proc/stat').read_text().split('\n', 1)[0].split()[1:]]
+        except (OSError, ValueError): return None
+        return (sum(v[:8]) - v[3] - v[4]) / os.sysconf('SC_CLK_TCK')    # all but idle and iowait
+    @staticmethod
+    def _own():
+        t = os.times(); return t.user + t.system + t.children_user + t.children_system
+    def __enter__(self): self.b0, self.o0, self.t0 = self._busy(), self._own(), time.perf_counter(); return self
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self.t0
+        b1 = self._busy()
+        self.other = None if b1 is None or self.b0 is None else max(0.0, (b1 - self.b0) - (self._own() - self.o0))
+    def line(self):
+        if self.other is None: return 'CPU use of other processes: unknown'
+        return (f'Other processes used {self.other:.0f} CPU-s during the {self.wall / 60:.1f} min run '
+                f'({self.other / self.wall * 100:.1f} % of one core on average; the timings assume an otherwise idle machine).')
+
+def _med(xs): return statistics.median(xs) if xs else float('nan')
+
+def _child(args:list[str], env=None)->dict:
+    "Run this script with `args` in a fresh interpreter; its last stdout line is a JSON result."
+    import molcryst
+    p = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, env=env)
+    if p.returncode: raise RuntimeError(f'child {args} failed:\n{p.stderr[-4000:]}')
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    if r.get('molcryst') != molcryst.__file__:
+        raise RuntimeError(f'child imported molcryst from {r.get("molcryst")}, this process from {molcryst.__file__}')
+    return r
+
+def _loss_step(model, opt, b):
+    "One training step on the graphs' first target (MSE): forward, backward, Adam step."
+    opt.zero_grad(set_to_none=True)
+    out = model(b)
+    loss = (out[:, 0] - b.y[:, 0].to(out.dtype)).pow(2).mean()
+    loss.backward(); opt.step()
+    return out.detach()
+
+# ----------------------------------------------------------------------------- part 1: every backbone on QM9
+def _train_child(name, root, n_qm9, epochs, batch_size):
+    "Fresh process: one backbone, warm-up epoch + `epochs` timed epochs on QM9; peak memory."
+    import numpy as np, torch
+    from torch_geometric.data import Batch
+    from torch_geometric.loader import DataLoader
+    from featurize import RssPeak, _status_kib
+    from molcryst.datasets import QM9
+    from molcryst.models import BACKBONES, get_model
+    if name == 'torchmdnet': _quiet_import_torchmdnet()
+    ds = QM9('homo', limit=n_qm9, cutoff=5.0, progress=False, root=root)
+    torch.manual_seed(0)
+    model = get_model(name).train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loader = DataLoader(ds, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(0))
+    fixed = Batch.from_data_list([ds[int(i)] for i in np.random.default_rng(0).choice(len(ds), min(batch_size, len(ds)), replace=False)])
+    rss_setup = _status_kib('VmRSS') / 1024
+    with RssPeak() as mem:
+        tpeak, _ = tensor_peak_mib(lambda: _loss_step(model, opt, fixed))   # first step, profiled (untimed)
+        times = []
+        for ep in range(epochs + 1):                                        # epoch 0: warm-up, not timed
+            t0 = time.perf_counter()
+            for b in loader: _loss_step(model, opt, b)
+            times.append(time.perf_counter() - t0)
+    cls, defaults = BACKBONES[name]
+    import molcryst
+    return dict(molcryst=molcryst.__file__, name=name, cls=cls.__name__, params=sum(p.numel() for p in model.parameters()),
+                cutoff=defaults.get('cutoff', defaults.get('radius')), n=len(ds), epoch_s=times[1:], warmup_s=times[0],
+                rss_delta_mib=mem.delta, rss_setup_mib=rss_setup, tensor_peak_mib=tpeak,
+                fixed_atoms=fixed.num_nodes, fixed_edges=fixed.edge_index.shape[1])
+
+def bench_train(a, root, child_args):
+    from molcryst.models import BACKBONES
+    res = []
+    for name in BACKBONES:
+        r = _child(['--_train-child', name, '--_root', str(root), '--n-qm9', str(a.n_qm9), '--epochs', str(a.epochs),
+                    '--batch-size', str(a.batch_size), *child_args])
+        res.append(r)
+        print(f'  {name:<17s} {r["n"] / _med(r["epoch_s"]):7.1f} graphs/s  (epochs {", ".join(f"{t:.1f}" for t in r["epoch_s"])} s; '
+              f'warm-up {r["warmup_s"]:.1f} s)  peak RSS +{r["rss_delta_mib"]:.0f} MiB', flush=True)
+    return res
+
+def train_table(res, a, ds_info):
+    rows = [f'| backbone | class | parameters | graphs/s (median of {a.epochs} epoch{"s" if a.epochs > 1 else ""}) | s/epoch | '
+            'peak RSS Δ MiB | peak tensor MiB (1 step) | internal cut-off |', '|---|---|---|---|---|---|---|---|']
+    for r in res:
+        med = _med(r['epoch_s'])
+        cut = '—' if r['cutoff'] is None else f"{r['cutoff']:g} Å"
+        rows.append(f'| `{r["name"]}` | `{r["cls"]}` | {r["params"]:,} | {r["n"] / med:.1f} | '
+                    f'{med:.2f} ({", ".join(f"{t:.2f}" for t in r["epoch_s"])}) | {r["rss_delta_mib"]:.0f} | '
+                    f'{r["tensor_peak_mib"]:.0f} | {cut} |')
+    f = res[0]
+    return (f'{ds_info}. Every backbone at its registry default size (`get_model(name)`), a fresh process each; '
+            f'batch size {a.batch_size}, PyG `DataLoader(shuffle=True)` (collation is part of the timed epoch), Adam (lr 1e-3), '
+            'MSE on `homo`; one warm-up epoch, then the timed epochs. The graph cut-off is 5 Å for every model: '
+            'a model with a larger internal cut-off sees the same 5 Å graph.\n\n'
+            'Peak RSS Δ: kernel high-water mark (`VmHWM`, reset through `/proc/self/clear_refs`) above the RSS after '
+            'the data, model and optimiser were set up, over the whole training run of that process. '
+            f'Peak tensor: highest total of live tensor bytes during one training step (`torch.profiler`, '
+            f'`profile_memory=True`) on a fixed batch of {a.batch_size} molecules ({f["fixed_atoms"]} atoms, '
+            f'{f["fixed_edges"]:,} edges; `default_rng(0)` choice), the first step of the process (Adam state included).\n\n'
+            + '\n'.join(rows))
+
+# ----------------------------------------------------------------------------- part 2: SchNet vs PyG SchNet
+class BatchEdges:
+    """Stands in for PyG SchNet's `interaction_graph(pos, batch) -> (edge_index, edge_weight)`: the current
+    batch's precomputed molcryst edges (PyG's `radius_graph` needs torch-cluster), lengths from `pos`."""
+    def __init__(self): self.batch, self.edges = None, 0
+    def __call__(self, pos, batch):
+        ei = self.batch.edge_index
+        self.edges += ei.shape[1]
+        return ei, (pos.index_select(0, ei[0]) - pos.index_select(0, ei[1])).norm(dim=-1)
+
+def bench_schnet(a, ds):
+    import torch
+    from torch_geometric.loader import DataLoader
+    from torch_geometric.nn.models import SchNet as PygSchNet
+    from molcryst.models import SchNet
+    from molcryst.graphs import edge_vectors
+    kw = dict(hidden_channels=128, num_filters=128, num_interactions=6, cutoff=5.0)
+    torch.manual_seed(0)
+    mc = SchNet(**kw, num_rbf=50, readout='sum')
+    edges = BatchEdges()
+    pg = PygSchNet(**kw, num_gaussians=50, interaction_graph=edges, readout='add')
+    with torch.no_grad():      # the same weights in both (PyG's embedding has 100 rows; QM9 has Z <= 9)
+        pg.embedding.weight.copy_(mc.embedding.weight[:pg.embedding.num_embeddings])
+        pairs = [(pg.lin1, mc.head[0]), (pg.lin2, mc.head[2])]
+        for I, C, A in zip(pg.interactions, mc.convs, mc.acts):
+            pairs += [(I.mlp[0], C.filter[0]), (I.mlp[2], C.filter[2]), (I.conv.lin1, C.lin1), (I.conv.lin2, C.lin2), (I.lin, A[1])]
+        for p, q in pairs:
+            p.weight.copy_(q.weight)
+            if p.bias is not None: p.bias.copy_(q.bias)
+    batches = list(DataLoader(ds, batch_size=a.batch_size, shuffle=True, generator=torch.Generator().manual_seed(0)))
+    n_graphs, n_edges = sum(b.num_graphs for b in batches), sum(b.edge_index.shape[1] for b in batches)
+    def run_pg(b): edges.batch = b; return pg(b.z, b.pos, b.batch)
+    # agreement (same weights, same edges) before any training
+    b = batches[0]
+    with torch.no_grad(): o_mc, o_pg = mc(b), run_pg(b)
+    diff = ((o_mc - o_pg).abs().max() / o_mc.abs().max()).item()
+    _, dist = edge_vectors(b)
+    dist_ok = torch.allclose(dist, (b.pos[b.edge_index[0]] - b.pos[b.edge_index[1]]).norm(dim=-1))   # no shifts: molecules
+    models = {'molcryst `SchNet`': mc, 'PyG `SchNet`': pg}
+    fwd = {'molcryst `SchNet`': mc, 'PyG `SchNet`': run_pg}          # callables batch -> [G, 1]
+    opts = {k: torch.optim.Adam(m.parameters(), lr=1e-3) for k, m in models.items()}
+    steppers = {k: (lambda k=k: [_loss_step(fwd[k], opts[k], b) for b in batches]) for k in models}
+    for k in models:                               # warm-up
+        for b in batches[:3]: _loss_step(fwd[k], opts[k], b)
+    rates, counted = {k: [] for k in models}, {}
+    for r in range(a.repeats):
+        for k, f in steppers.items():              # interleaved: both models in every round
+            e0 = edges.edges
+            t0 = time.perf_counter(); f(); dt = time.perf_counter() - t0
+            rates[k].append(n_graphs / dt)
+            if k.startswith('PyG'): counted[k] = edges.edges - e0
+        print(f'  round {r + 1}: ' + ', '.join(f'{k} {v[-1]:.1f} graphs/s' for k, v in rates.items()), flush=True)
+    counted['molcryst `SchNet`'] = n_edges         # molcryst reads batch.edge_index itself
+    return dict(rates=rates, n_graphs=n_graphs, n_edges=n_edges, counted=counted, diff=diff, dist_ok=dist_ok,
+                n_batches=len(batches), params={k: sum(p.numel() for p in m.parameters()) for k, m in models.items()})
+
+def schnet_table(r, a):
+    med = {k: _med(v) for k, v in r['rates'].items()}
+    m, p = med['molcryst `SchNet`'], med['PyG `SchNet`']
+    rows = [f'| model | graphs/s (median of {a.repeats}) | runs | parameters |', '|---|---|---|---|']
+    for k, v in r['rates'].items():
+        rows.append(f'| {k} | {med[k]:.1f} | {", ".join(f"{x:.0f}" for x in v)} | {r["params"][k]:,} |')
+    same_edges = len(set(r['counted'].values())) == 1
+    return ('128 features, 128 filters, 6 interactions, 50 Gaussians, cosine cut-off 5 Å, sum readout, the same '
+            f'weights copied into both. The same {r["n_graphs"]:,} QM9 molecules in {r["n_batches"]} pre-collated shuffled batches '
+            f'of {a.batch_size} (one pass = one timed repeat; both models in every round, interleaved); one training step = '
+            "forward + MSE + backward + Adam. PyG's `interaction_graph` is replaced by a callable that returns the batch's "
+            'precomputed molcryst `edge_index` with lengths from `pos` (its `radius_graph` needs torch-cluster).\n\n'
+            + '\n'.join(rows) + '\n\n'
+            f'- molcryst / PyG: **{m / p:.2f}×** (goal ≥ {GOAL_SCHNET}×) {"✅" if m / p >= GOAL_SCHNET else "❌"}\n'
+            f'- edges per pass: {", ".join(f"{k} {v:,}" for k, v in r["counted"].items())} — '
+            f'{"the same" if same_edges else "DIFFERENT"}; molcryst `edge_vectors` lengths equal plain |pos_j − pos_i|: {r["dist_ok"]}\n'
+            f'- outputs before training agree: max |Δ| / max |out| = {r["diff"]:.1e} '
+            f'{"✅" if r["diff"] <= AGREE_RTOL else "❌"} (≤ {AGREE_RTOL:g})')
+
+# ----------------------------------------------------------------------------- part 3: TorchMD-NET wrapper vs torchmd-net
+def bench_torchmdnet(a, root):
+    import ase, torch
+    from torch_geometric.data import Batch
+    _quiet_import_torchmdnet()
+    from torchmdnet.models.model import create_model
+    from molcryst.graphs import build_graph
+    from molcryst.md17 import MD17
+    from molcryst.models import EnergyForces, TorchMDNet
+    torch.manual_seed(0)
+    wrap = TorchMDNet()
+    args = dict(wrap.args, derivative=True)
+    direct = create_model(dict(args))
+    miss = direct.representation_model.load_state_dict(wrap.representation.state_dict(), strict=False)
+    assert not miss.unexpected_keys and all(k.startswith('distance.') for k in miss.missing_keys), miss
+    direct.output_model.load_state_dict(wrap.outputs[0].state_dict())
+    ef = EnergyForces(wrap)
+    ds = MD17('ethanol', limit=64, cutoff=5.0, progress=False, root=root)
+    frames = [ds[i] for i in range(len(ds))]
+    atoms = [ase.Atoms(numbers=g.z.numpy(), positions=g.pos.double().numpy()) for g in frames]
+    zero = torch.zeros_like(frames[0].z)
+
+    # --- agreement: one frame and a batch of 32, eval mode
+    ef.eval(); direct.eval()
+    g = frames[0].clone()
+    e1, f1 = ef(g.clone()); e2, f2 = direct(g.z, g.pos.clone(), zero)
+    bt = Batch.from_data_list(frames[:32])
+    e3, f3 = ef(bt.clone()); e4, f4 = direct(bt.z, bt.pos.clone(), bt.batch)
+    rel = lambda x, y: ((x.detach().reshape(-1) - y.detach().reshape(-1)).abs().max() / y.detach().abs().max()).item()
+    agree = dict(e1=rel(e1, e2), f1=rel(f1, f2), e32=rel(e3, e4), f32=rel(f3, f4))
+    ei_d = direct.representation_model.distance(g.pos, zero)[0]                 # torchmd-net's own neighbour list
+    ei_w = wrap.representation.distance
+    ei_w.graph = g; ei_w_out = ei_w(g.pos, zero)[0]; ei_w.graph = None
+    edges = dict(direct=int(ei_d.shape[1]), wrapper=int(ei_w_out.shape[1]), graph=int(g.edge_index.shape[1]), atoms=g.num_nodes)
+
+    # --- single-molecule energy + forces (MD-style, eval)
+    graphs = [f.clone() for f in frames]
+    k = [0]
+    def nxt(): k[0] = (k[0] + 1) % len(frames); return k[0]
+    def md_direct(): f = frames[nxt()]; return direct(f.z, f.pos.clone(), zero)
+    single = {
+        'torchmd-net `model(z, pos, batch)` (own neighbour list)': md_direct,
+        'molcryst `EnergyForces(TorchMDNet())`, graph prebuilt': lambda: ef(graphs[nxt()]),
+        'molcryst, `build_graph` + `EnergyForces` every step': lambda: ef(build_graph(atoms[nxt()], cutoff=5.0)),
+    }
+    # --- batched training-style: 32 frames, energy + forces, loss on both, backward
+    b32 = Batch.from_data_list(frames[:32]); pos0 = b32.pos.clone()
+    def tr_direct():
+        direct.zero_grad(set_to_none=True)
+        y, f = direct(b32.z, pos0.clone(), b32.batch)
+        (y.pow(2).mean() + f.pow(2).mean()).backward()
+    def tr_wrap():
+        wrap.zero_grad(set_to_none=True)
+        b32.pos = pos0.clone()
+        e, f = ef(b32)
+        (e.pow(2).mean() + f.pow(2).mean()).backward()
+    batched = {'torchmd-net `model(z, pos, batch)`': tr_direct, 'molcryst `EnergyForces(TorchMDNet())`': tr_wrap}
+
+    def timeit(fns, n, rounds, train):
+        ef.train(train); direct.train(train)
+        for f in fns.values():
+            for _ in range(3): f()                 # warm-up (first calls compile torchmd-net's Warp kernels)
+        out = {name: [] for name in fns}
+        for _ in range(rounds):                    # interleaved rounds
+            for name, f in fns.items():
+                for _ in range(n):
+                    t0 = time.perf_counter(); f(); out[name].append(time.perf_counter() - t0)
+        return out
+    t_single = timeit(single, a.md_steps, a.repeats, False)
+    print('  single: ' + ', '.join(f'{_med(v) * 1e3:.2f} ms' for v in t_single.values()), flush=True)
+    t_batched = timeit(batched, a.train_steps, a.repeats, True)
+    print('  batched: ' + ', '.join(f'{_med(v) * 1e3:.1f} ms' for v in t_batched.values()), flush=True)
+    return dict(agree=agree, edges=edges, single=t_single, batched=t_batched, args=args,
+                atoms32=int(b32.num_nodes), edges32=int(b32.edge_index.shape[1]))
+
+def torchmdnet_table(r, a):
+    ag, ed = r['agree'], r['edges']
+    ok = max(ag.values()) <= AGREE_RTOL
+    def tab(times, ref_key):
+        med = {k: _med(v) * 1e3 for k, v in times.items()}
+        ref = med[ref_key]
+        rows = ['| variant | ms/step (median) | overhead vs torchmd-net | steps timed |', '|---|---|---|---|']
+        for k, v in med.items():
+            ov = '—' if k == ref_key else f'{(v / ref - 1) * 100:+.1f} % {"✅" if v / ref - 1 <= GOAL_TMD / 100 else "❌"}'
+            rows.append(f'| {k} | {v:.2f} | {ov} | {len(times[k])} |')
+        return '\n'.join(rows)
+    s_ref = 'torchmd-net `model(z, pos, batch)` (own neighbour list)'
+    A = r['args']
+    return (f'Equivariant transformer, {A["embedding_dimension"]} features, {A["num_layers"]} layers, {A["num_rbf"]} RBFs, '
+            f'{A["num_heads"]} heads, cut-off {A["cutoff_upper"]:g} Å; torchmd-net built with `create_model(wrapper.args, '
+            'derivative=True)` and given the wrapper\'s weights (`representation` → `representation_model`, `outputs[0]` → '
+            f'`output_model`). Ethanol: the first 64 frames of the shipped `MD17("ethanol")` trajectory, cycled. '
+            f'Goal: wrapper overhead ≤ {GOAL_TMD:g} %.\n\n'
+            f'Agreement (eval mode, max |Δ| / max |torchmd-net|): energy {ag["e1"]:.1e}, forces {ag["f1"]:.1e} on one frame; '
+            f'energy {ag["e32"]:.1e}, forces {ag["f32"]:.1e} on a batch of 32 — {"✅" if ok else "❌"} (≤ {AGREE_RTOL:g}). '
+            f'Edges incl. self-loops on one frame: torchmd-net\'s `OptimizedDistance` {ed["direct"]}, wrapper {ed["wrapper"]} '
+            f'(= {ed["graph"]} molcryst edges + {ed["atoms"]} loops) — {"the same" if ed["direct"] == ed["wrapper"] else "DIFFERENT"}.\n\n'
+            f'**Single molecule, energy + forces** (eval: no graph kept for a second derivative), {a.md_steps} steps × '
+            f'{a.repeats} interleaved rounds:\n\n' + tab(r['single'], s_ref) + '\n\n'
+            f'**Batched training step**: 32 ethanol frames ({r["atoms32"]} atoms, {r["edges32"]:,} edges), train mode, energy + '
+            f'forces (forces with `create_graph`), loss = mean E² + mean F², backward (no optimiser step), '
+            f'{a.train_steps} steps × {a.repeats} rounds:\n\n' + tab(r['batched'], 'torchmd-net `model(z, pos, batch)`'))
+
+# ----------------------------------------------------------------------------- part 4: CGCNN list vs padded on CoRE MOF
+CG_FORMS = {   # form -> (registry name, extra kwargs, graph: capped at 12 or full, label)
+    'list': ('cgcnn', {}, 'capped', '`CGCNN` (list form), 12 nearest'),
+    'dense': ('cgcnn_dense', {}, 'capped', '`CGCNNDense` (padded N×12), `mask_padding=True`'),
+    'dense_nomask': ('cgcnn_dense', {'mask_padding': False}, 'capped', '`CGCNNDense`, `mask_padding=False` (original CGCNN)'),
+    'list_full': ('cgcnn', {}, 'full', '`CGCNN` (list form), ALL neighbours within 8 Å (no cap)'),
+}
+
+def _cgcnn_datasets(a, capped=True):
+    from molcryst.datasets import CoREMOF
+    ds12 = CoREMOF('AV_VF', max_atoms=a.cg_max_atoms, limit=a.n_mofs, cutoff=8.0, max_neighbors=12, progress=False)
+    if capped: return ds12
+    return CoREMOF('AV_VF', ids=ds12.ids, cutoff=8.0, max_neighbors=None, progress=False)
+
+def _cgcnn_child(form, weights, a):
+    "Fresh process: one CGCNN form on the MOF batch; profiled warm-up step, timed steps, RSS high-water mark."
+    import torch
+    from torch_geometric.data import Batch
+    from featurize import RssPeak, _status_kib
+    from molcryst.models import get_model
+    name, kw, graph, _ = CG_FORMS[form]
+    ds = _cgcnn_datasets(a, capped=graph == 'capped')
+    b = Batch.from_data_list([ds[i] for i in range(len(ds))])
+    model = get_model(name, **kw).train()
+    model.load_state_dict(torch.load(weights))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    rss_setup = _status_kib('VmRSS') / 1024
+    steps = a.full_steps if graph == 'full' else a.cgcnn_steps
+    with RssPeak() as mem:
+        tpeak, out = tensor_peak_mib(lambda: _loss_step(model, opt, b))   # first (warm-up) step, profiled, untimed
+        times = []
+        for _ in range(steps):
+            t0 = time.perf_counter(); _loss_step(model, opt, b); times.append(time.perf_counter() - t0)
+    import molcryst
+    return dict(molcryst=molcryst.__file__, form=form, times=times, rss_delta_mib=mem.delta, rss_setup_mib=rss_setup, tensor_peak_mib=tpeak,
+                out=out[:, 0].tolist(), atoms=b.num_nodes, edges=int(b.edge_index.shape[1]), ids=list(ds.ids),
+                min_degree=int(torch.bincount(b.edge_index[1], minlength=b.num_nodes).min()),
+                natoms=ds.num_atoms.tolist())
+
+def bench_cgcnn(a, child_args):
+    import torch
+    from molcryst.models import get_model
+    _cgcnn_datasets(a)
+    if not a.skip_full: _cgcnn_datasets(a, capped=False)           # build both caches before timing
+    torch.manual_seed(0)
+    weights = Path(tempfile.mkdtemp(prefix='molcryst-models-bench-')) / 'cgcnn.pt'
+    torch.save(get_model('cgcnn').state_dict(), weights)               # the same weights for every form
+    extra = ['--n-mofs', str(a.n_mofs), '--cg-max-atoms', str(a.cg_max_atoms), '--cgcnn-steps', str(a.cgcnn_steps),
+             '--full-steps', str(a.full_steps), *child_args]
+    forms = ['list', 'dense', 'dense_nomask']
+    res = {f: [] for f in forms}
+    for r in range(a.cgcnn_repeats):
+        for f in forms:                                               # interleaved rounds, a fresh process each
+            res[f].append(_child(['--_cgcnn-child', f, '--_weights', str(weights), *extra]))
+            x = res[f][-1]
+            print(f'  round {r + 1}: {f:<13s} {", ".join(f"{t:.2f}" for t in x["times"])} s/step, '
+                  f'peak RSS +{x["rss_delta_mib"]:.0f} MiB, tensors {x["tensor_peak_mib"]:.0f} MiB', flush=True)
+    if not a.skip_full:
+        res['list_full'] = []
+        for r in range(a.full_repeats):
+            res['list_full'].append(_child(['--_cgcnn-child', 'list_full', '--_weights', str(weights), *extra]))
+            x = res['list_full'][-1]
+            print(f'  full list {r + 1}: {", ".join(f"{t:.1f}" for t in x["times"])} s/step, '
+                  f'peak RSS +{x["rss_delta_mib"]:.0f} MiB, tensors {x["tensor_peak_mib"]:.0f} MiB', flush=True)
+    weights.unlink(); weights.parent.rmdir()
+    return res
+
+def cgcnn_table(res, a):
+    import numpy as np
+    med_t = {f: _med([t for x in v for t in x['times']]) for f, v in res.items()}
+    rss = {f: max(x['rss_delta_mib'] for x in v) for f, v in res.items()}
+    tp = {f: max(x['tensor_peak_mib'] for x in v) for f, v in res.items()}
+    first = {f: v[0] for f, v in res.items()}
+    L, D = 'list', 'dense'
+    rows = ['| form | edges | s/step (median) | × list time | peak RSS Δ MiB (max of runs) | peak tensor MiB (1 step) | steps timed |',
+            '|---|---|---|---|---|---|---|']
+    for f, v in res.items():
+        rows.append(f'| {CG_FORMS[f][3]} | {first[f]["edges"]:,} | {med_t[f]:.2f} | {med_t[f] / med_t[L]:.2f}× | {rss[f]:.0f} | '
+                    f'{tp[f]:.0f} | {sum(len(x["times"]) for x in v)} in {len(v)} process{"es" if len(v) > 1 else ""} |')
+    na = first[L]['natoms']
+    ok_m, ok_t = rss[L] <= GOAL_CG_MEM * rss[D], med_t[L] <= GOAL_CG_TIME * med_t[D]
+    o = {f: np.array(x['out']) for f, x in first.items()}
+    d_dense = float(np.abs(o[D] - o[L]).max() / np.abs(o[L]).max())
+    lines = [f'{len(na)} CoRE MOF 2019-ASR structures: `CoREMOF("AV_VF", max_atoms={a.cg_max_atoms}, limit={a.n_mofs}, '
+             f'cutoff=8.0, max_neighbors=12)` (the first {a.n_mofs} with ≤ {a.cg_max_atoms} atoms in table order; atoms per '
+             f'cell: median {int(np.median(na))}, min {min(na)}, max {max(na)}, total {sum(na):,}), one batch. Default sizes '
+             '(64 features, 3 convolutions, 41 Gaussians), the same weights in every form. One step = forward + MSE + '
+             'backward + Adam. Every run is a fresh process: set-up (data, batch, model, optimiser), then a first step '
+             'under `torch.profiler(profile_memory=True)` (peak tensor bytes; untimed), then the timed steps; peak RSS Δ is '
+             'the `VmHWM` high-water mark above the RSS after set-up, over all steps of that process. Runs of the three '
+             'capped forms are interleaved round by round. With `max_neighbors=12` the list form has exactly the padded '
+             "form's neighbours" + (' (every atom here has at least 12 neighbours within 8 Å, so the '
+             'padded form carries no padding at all and `mask_padding` changes nothing).' if first[L]['min_degree'] >= 12
+             else f' (the fewest neighbours of an atom: {first[L]["min_degree"]}; padding slots exist).'),
+             '', '\n'.join(rows), '',
+             f'- list / padded memory (peak RSS Δ): **{rss[L] / rss[D]:.2f}** (goal ≤ {GOAL_CG_MEM:.2f}) {"✅" if ok_m else "❌"}; '
+             f'by peak tensor bytes: {tp[L] / tp[D]:.2f}',
+             f'- list / padded time: **{med_t[L] / med_t[D]:.2f}** (goal ≤ {GOAL_CG_TIME:.2f}) {"✅" if ok_t else "❌"}',
+             f'- outputs of the first forward, list vs padded (`mask_padding=True`): max |Δ| / max |out| = {d_dense:.1e} '
+             f'{"✅" if d_dense <= AGREE_RTOL else "❌"}; `mask_padding=False` (batch-norm statistics and sums include any '
+             f'padding slots): {float(np.abs(o["dense_nomask"] - o[L]).max() / np.abs(o[L]).max()):.1e}']
+    if 'list_full' in res:
+        e = first['list_full']['edges']
+        lines.append(f'- full neighbour lists (no cap): {e:,} edges, {e / sum(na):.0f} per atom '
+                     f'({e / first[L]["edges"]:.1f}× the capped graph): {med_t["list_full"] / med_t[L]:.1f}× the time and '
+                     f'{rss["list_full"] / rss[L]:.1f}× the peak RSS of the capped list form')
+    return '\n'.join(lines)
+
+# ----------------------------------------------------------------------------- main
+def environment(molcryst_path):
+    import numpy as np, torch, torch_geometric, molcryst
+    cpu = platform.processor() or platform.machine()
+    try: cpu = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
+    except (OSError, StopIteration): pass
+    from importlib.metadata import version, PackageNotFoundError
+    def ver(name):
+        try: return version(name)
+        except PackageNotFoundError: return 'not installed'
+    src = Path(molcryst.__file__).resolve().parent.parent
+    try:
+        git = lambda *a: subprocess.run(['git', '-C', str(HERE.parent), *a], capture_output=True, text=True).stdout.strip()
+        rev = git('rev-parse', '--short', 'HEAD') + (' + uncommitted changes in molcryst/' if git('status', '--porcelain', 'molcryst') else '')
+    except OSError: rev = '?'
+    where = f'molcryst at {rev}' if src == HERE.parent else f'molcryst imported from {src} (not this checkout; the checkout is at {rev})'
+    return (f'{time.strftime("%Y-%m-%d %H:%M")}, {where}, {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, '
+            f'numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), torch_geometric '
+            f'{torch_geometric.__version__}, torchmd-net {ver("torchmd-net")}, vesin {ver("vesin")}, qm9pack {ver("qm9pack")}, '
+            f'core-mof {ver("core-mof")}; OMP_NUM_THREADS={os.environ.get("OMP_NUM_THREADS", "unset")}')
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--parts', default='1,2,3,4', help='which parts: 1 training table, 2 SchNet vs PyG, 3 TorchMD-NET, 4 CGCNN (default all)')
+    p.add_argument('--n-qm9', type=int, default=1000, help='QM9 molecules for parts 1 and 2 (default 1000)')
+    p.add_argument('--epochs', type=int, default=2, help='timed epochs per backbone after one warm-up epoch (default 2)')
+    p.add_argument('--batch-size', type=int, default=32)
+    p.add_argument('--repeats', type=int, default=5, help='interleaved rounds in parts 2 and 3 (default 5)')
+    p.add_argument('--md-steps', type=int, default=50, help='single-molecule steps per variant per round (part 3)')
+    p.add_argument('--train-steps', type=int, default=5, help='batched training steps per variant per round (part 3)')
+    p.add_argument('--n-mofs', type=int, default=32, help='CoRE MOF structures in the CGCNN batch (default 32)')
+    p.add_argument('--cg-max-atoms', type=int, default=500, help='largest cell in the CGCNN batch (default 500)')
+    p.add_argument('--cgcnn-repeats', type=int, default=3, help='fresh processes per capped CGCNN form (default 3)')
+    p.add_argument('--cgcnn-steps', type=int, default=3, help='timed steps per CGCNN process (default 3)')
+    p.add_argument('--full-repeats', type=int, default=1, help='processes for the uncapped list form (default 1; ~40 s/step)')
+    p.add_argument('--full-steps', type=int, default=2, help='timed steps per uncapped process (default 2)')
+    p.add_argument('--skip-full', action='store_true', help='leave out the uncapped CGCNN list form (the slowest, ~8 GiB)')
+    p.add_argument('--molcryst', type=Path, default=None, help='import molcryst from this folder (a patched copy) instead of this checkout')
+    p.add_argument('--out', type=Path, default=RESULTS, help=f'markdown output (default {RESULTS.relative_to(HERE.parent)})')
+    p.add_argument('--_train-child', dest='train_child', help=argparse.SUPPRESS)
+    p.add_argument('--_cgcnn-child', dest='cgcnn_child', help=argparse.SUPPRESS)
+    p.add_argument('--_root', dest='root', help=argparse.SUPPRESS)
+    p.add_argument('--_weights', dest='weights', help=argparse.SUPPRESS)
+    a = p.parse_args(argv)
+    _setup_path(a.molcryst)
+    child_args = ['--molcryst', str(a.molcryst)] if a.molcryst else []
+    if a.train_child: return print(json.dumps(_train_child(a.train_child, a.root, a.n_qm9, a.epochs, a.batch_size)))
+    if a.cgcnn_child: return print(json.dumps(_cgcnn_child(a.cgcnn_child, a.weights, a)))
+
+    parts = {int(x) for x in a.parts.split(',') if x.strip()}
+    import shutil
+    sections = [f'# Model benchmark\n\n{environment(a.molcryst)}\n\nCommand: `{" ".join([Path(sys.executable).name, *sys.argv])}`']
+    print(sections[0], flush=True)
+    root = Path(tempfile.mkdtemp(prefix='molcryst-models-bench-'))
+    cpu = OtherCPU().__enter__()
+    try:
+        if parts & {1, 2}:
+            from molcryst.datasets import QM9
+            ds = QM9('homo', limit=a.n_qm9, cutoff=5.0, progress=False, root=root)   # built once; children hit the cache
+            ds_info = (f'QM9 (`qm9pack`), the first {len(ds):,} molecules at 5 Å: {int(ds.num_atoms.sum()):,} atoms, '
+                       f'{int(ds.num_edges.sum()):,} edges')
+        if 1 in parts:
+            print('Part 1: training throughput of every backbone ...', flush=True)
+            res = bench_train(a, root, child_args)
+            sections.append('## Training throughput, every backbone (QM9)\n\n' + train_table(res, a, ds_info))
+            print('\n' + sections[-1] + '\n', flush=True)
+        if 2 in parts:
+            print('Part 2: SchNet vs PyG SchNet ...', flush=True)
+            r = bench_schnet(a, ds)
+            sections.append('## SchNet vs PyG `SchNet`, training step (QM9)\n\n' + schnet_table(r, a))
+            print('\n' + sections[-1] + '\n', flush=True)
+        if 3 in parts:
+            print('Part 3: TorchMD-NET wrapper vs torchmd-net ...', flush=True)
+            r = bench_torchmdnet(a, root)
+            sections.append('## TorchMD-NET wrapper vs torchmd-net called directly\n\n' + torchmdnet_table(r, a))
+            print('\n' + sections[-1] + '\n', flush=True)
+        if 4 in parts:
+            print('Part 4: CGCNN list vs padded on CoRE MOF ...', flush=True)
+            res = bench_cgcnn(a, child_args)
+            sections.append('## CGCNN list form vs padded form (CoRE MOF)\n\n' + cgcnn_table(res, a))
+            print('\n' + sections[-1] + '\n', flush=True)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    cpu.__exit__(None, None, None)
+    sections[0] += '\n\n' + cpu.line()
+    print(cpu.line())
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text('\n\n'.join(sections) + '\n')
+    print(f'wrote {a.out}')
+
+if __name__ == '__main__':
+    main()
