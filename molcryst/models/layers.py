@@ -27,7 +27,9 @@ class GaussianRBF(nn.Module):
         self.register_buffer('centers', torch.linspace(start, stop, num_rbf))
         width = (stop - start) / max(num_rbf - 1, 1)
         self.gamma = gamma if gamma is not None else 0.5 / width ** 2
-    def forward(self, r): return torch.exp(-self.gamma * (r.unsqueeze(-1) - self.centers) ** 2)
+    def forward(self, r):
+        a = self.gamma * (r.unsqueeze(-1) - self.centers) ** 2
+        return torch.exp(-a.clamp(max=50.0)).masked_fill(a > 50.0, 0.0)   # exact zeros, not subnormals (slow CPU matmuls)
 
 class ExpNormalRBF(nn.Module):
     "PhysNet's `exp(-β_k (exp(-r) − μ_k)²)`, μ evenly spaced in [exp(−cutoff), 1], β = (2/K (1 − exp(−cutoff)))⁻²."
@@ -37,7 +39,9 @@ class ExpNormalRBF(nn.Module):
         beta = torch.full((num_rbf,), (2.0 / num_rbf * (1 - math.exp(-cutoff))) ** -2)
         if trainable: self.mu, self.beta = nn.Parameter(mu), nn.Parameter(beta)
         else: self.register_buffer('mu', mu); self.register_buffer('beta', beta)
-    def forward(self, r): return torch.exp(-self.beta * (torch.exp(-r).unsqueeze(-1) - self.mu) ** 2)
+    def forward(self, r):
+        a = self.beta * (torch.exp(-r).unsqueeze(-1) - self.mu) ** 2
+        return torch.exp(-a.clamp(max=50.0)).masked_fill(a > 50.0, 0.0)
 
 class CosineCutoff(nn.Module):
     "`0.5 (cos(π r / r_c) + 1)` inside the cut-off, 0 outside."
