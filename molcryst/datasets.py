@@ -409,6 +409,18 @@ def read_cif(source,           # path of a .cif file, or its bytes/str content
     return atoms
 
 # %% ../nbs/02_datasets.ipynb
+def _crystal_record(cid:str, atoms, y, source)->Record:
+    "A `Record` from periodic `ase.Atoms` read from a CIF."
+    return Record(cid, atoms.numbers, atoms.positions, y, atoms.cell.array, atoms.pbc, source=str(source))
+
+def _check_targets(targets, valid, source:str)->list[str]:
+    "Target names as a list; `ConfigError` listing the valid ones if any is unknown."
+    targets = [targets] if isinstance(targets, str) else list(targets)
+    bad = [t for t in targets if t not in valid]
+    if bad: raise ConfigError(f"unknown {source} target {bad[0]!r}; valid: {', '.join(valid)}")
+    return targets
+
+# %% ../nbs/02_datasets.ipynb
 def read_id_prop(path, n_targets:int|None=None)->list[tuple[str, np.ndarray]]:
     "Rows `(id, labels)` of a CGCNN `id_prop.csv`, validated."
     path = Path(path)
@@ -457,7 +469,7 @@ def CIFFolder(root,                              # folder with id_prop.csv and <
         for cid, y in rows:
             f = root / f'{cid}.cif'
             a = read_cif(f)
-            yield Record(cid, a.numbers, a.positions, y, a.cell.array, a.pbc, source=str(f))
+            yield _crystal_record(cid, a, y, f)
     return make_dataset(root.name or 'cifs', records, targets, _fingerprint(root), cutoff, max_neighbors, isolated,
                         units, total=len(rows), options=dict(limit=limit, id_prop=id_prop),
                         root=cache_dir('cif', hash_key(str(root.resolve()))), rebuild=rebuild, progress=progress)
@@ -524,9 +536,7 @@ def CoREMOF(targets:Sequence[str]|str=('AV_VF',), # any of `COREMOF_TARGETS`
             isolated:str='keep', rebuild:bool=False, progress:bool=True,
            )->GraphDataset:
     "CoRE MOF 2019 crystals with Zeo++ properties, as cached graphs."
-    if isinstance(targets, str): targets = [targets]
-    bad = [t for t in targets if t not in COREMOF_TARGETS]
-    if bad: raise ConfigError(f"unknown CoRE MOF target {bad[0]!r}; valid: {', '.join(COREMOF_TARGETS)}")
+    targets = _check_targets(targets, COREMOF_TARGETS, 'CoRE MOF')
     csv_, tar = _coremof_data(subset)
     df = coremof_table(subset)
     folder = coremof_dir(subset, progress)
@@ -546,7 +556,7 @@ def CoREMOF(targets:Sequence[str]|str=('AV_VF',), # any of `COREMOF_TARGETS`
         for n, y in zip(names, Y):
             f = folder / f'{n}.cif'
             a = read_cif(f, occupancy='ignore')
-            yield Record(n, a.numbers, a.positions, y, a.cell.array, a.pbc, source=str(f))
+            yield _crystal_record(n, a, y, f)
     return make_dataset('coremof', records, list(targets), _fingerprint(csv_, tar) + [names], cutoff, max_neighbors,
                         isolated, {t: COREMOF_TARGETS[t][1] for t in targets}, total=len(names),
                         options=dict(subset=subset), rebuild=rebuild, progress=progress)
@@ -600,9 +610,7 @@ def ODAC(targets:Sequence[str]|str=('co2',), # 'co2' and/or 'h2o'
         )->GraphDataset:
     "ODAC23 promising MOFs with DFT CO₂/H₂O adsorption energies (eV), as cached graphs."
     import pandas as pd
-    if isinstance(targets, str): targets = [targets]
-    bad = [t for t in targets if t not in ODAC_TARGETS]
-    if bad: raise ConfigError(f"unknown ODAC target {bad[0]!r}; valid: {', '.join(ODAC_TARGETS)}")
+    targets = _check_targets(targets, ODAC_TARGETS, 'ODAC')
     files = odac_files()
     if which not in ('all', *files): raise ConfigError(f"which must be 'all', 'pristine' or 'defective', got {which!r}")
     parts = list(files) if which == 'all' else [which]
@@ -621,7 +629,7 @@ def ODAC(targets:Sequence[str]|str=('co2',), # 'co2' and/or 'h2o'
                 try: data = zf.read(f'{name}.cif')
                 except KeyError: raise DataError(f'no {name}.cif in {files[part][0].name}', c, f'row {row} ({name})', 'MOF') from None
                 a = read_cif(data, name=f'{files[part][0]}:{name}.cif', occupancy='ignore')
-                yield Record(name, a.numbers, a.positions, y, a.cell.array, a.pbc, source=str(c))
+                yield _crystal_record(name, a, y, c)
         finally:
             for zf in zips.values(): zf.close()
     fp = _fingerprint(*[f for p in parts for f in files[p]])
