@@ -17,7 +17,8 @@ from .core import ConfigError, DataError, EmptyDatasetError, atomic_write, MAX_Z
 from .datasets import GraphDataset, load_dataset
 
 # %% auto 0
-__all__ = ['SPLITS', 'split_indices', 'save_split', 'load_split', 'TargetScaler', 'default_num_workers', 'GraphDataModule']
+__all__ = ['SPLITS', 'split_indices', 'save_split', 'load_split', 'TargetScaler', 'default_num_workers', 'EpochSampler',
+           'GraphDataModule']
 
 # %% ../nbs/03_datamodule.ipynb
 SPLITS = ('train', 'val', 'test')
@@ -114,6 +115,15 @@ def default_num_workers()->int:
     n = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
     return 0 if n <= 2 else min(4, n - 1)
 
+class EpochSampler(torch.utils.data.Sampler):
+    "A shuffling sampler whose order depends only on `(seed, epoch)`: a run resumed mid-way sees the batches an uninterrupted run would."
+    def __init__(self, n:int, seed:int=0): self.n, self.seed, self.epoch = n, seed, 0
+    def set_epoch(self, epoch:int): self.epoch = epoch        # Lightning calls this before every epoch
+    def __len__(self): return self.n
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return iter(torch.randperm(self.n, generator=g).tolist())
+
 class GraphDataModule(L.LightningDataModule):
     "Splits, target statistics and loaders for one `GraphDataset`."
     def __init__(self,
@@ -126,12 +136,14 @@ class GraphDataModule(L.LightningDataModule):
                  extensive:Sequence[bool]|bool|None=None, # per target; default: QM9's energies, ZPVE, Cv
                  num_workers:int|None=None,
                  dataset_kwargs:dict|None=None,   # options for `load_dataset` when `dataset` is a name
+                 shuffle_seed:int|None=None,      # seed of the training order (default: `seed`)
                 ):
         super().__init__()
         self.dataset = load_dataset(dataset, **(dataset_kwargs or {})) if isinstance(dataset, str) else dataset
         if targets is not None: self.dataset.select(targets)
         self.targets = list(self.dataset.targets)
         self.split, self.seed, self.batch_size = split, seed, batch_size
+        self.shuffle_seed = seed if shuffle_seed is None else shuffle_seed
         self.run_dir = Path(run_dir) if run_dir is not None else None
         if extensive is None:
             from molcryst.datasets import QM9_EXTENSIVE
@@ -162,8 +174,8 @@ class GraphDataModule(L.LightningDataModule):
 
     def subset(self, name:str): return torch.utils.data.Subset(self.dataset, self.idx[name].tolist())
     def _loader(self, name, shuffle):
-        g = torch.Generator().manual_seed(self.seed)
-        return DataLoader(self.subset(name), batch_size=self.batch_size, shuffle=shuffle, generator=g,
+        sub = self.subset(name)
+        return DataLoader(sub, batch_size=self.batch_size, sampler=EpochSampler(len(sub), self.shuffle_seed) if shuffle else None,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
     def train_dataloader(self): return self._loader('train', True)
     def val_dataloader(self): return self._loader('val', False)

@@ -97,6 +97,7 @@ class GraphDataset(torch.utils.data.Dataset):
                  path:Path|None=None,        # cache file the store was read from
                 ):
         self.store, self.all_targets, self.units, self.name, self.path = store, list(targets), dict(units or {}), name, path
+        self.options = {}                   # graph options (cutoff, max_neighbors, ...) set by `make_dataset`
         self.select(select)
 
     def select(self, targets:Sequence[str]|str|None=None):
@@ -219,7 +220,9 @@ def make_dataset(name:str,                # source name (also the cache sub-fold
     path = path / f'{name}-{key}.pt'
     store = load_or_build(path, key, lambda: _collate_records(records(), cutoff, max_neighbors, isolated, len(targets),
                                                               total, desc=name, progress=progress), rebuild)
-    return GraphDataset(store, targets, units, select=select, name=name, path=path)
+    ds = GraphDataset(store, targets, units, select=select, name=name, path=path)
+    ds.options = opts                       # cutoff and neighbour cap: what a model trained on it needs at inference
+    return ds
 
 # %% ../nbs/02_datasets.ipynb
 QM9_TARGETS = {  # name: (qm9pack column, factor to molcryst units, unit)
