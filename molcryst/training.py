@@ -24,22 +24,23 @@ from .models.layers import graph_index
 log = logging.getLogger(__name__)
 
 # %% auto 0
-__all__ = ['log', 'OPTIMIZERS', 'SCHEDULERS', 'LOSSES', 'LOGGERS', 'TrainConfig', 'as_config', 'regression_metrics', 'GraphModel',
-           'safe_load', 'load', 'export_checkpoint', 'wandb_mode', 'resolve_model_kwargs', 'Run', 'read_history',
-           'evaluate', 'fit', 'smiles_to_atoms', 'read_structures', 'predict', 'Ensemble', 'fit_ensemble',
-           'plot_history', 'plot_parity']
+__all__ = ['log', 'OPTIMIZERS', 'SCHEDULERS', 'LOSSES', 'LOGGERS', 'DEFAULT_TARGETS', 'TrainConfig', 'as_config',
+           'regression_metrics', 'GraphModel', 'safe_load', 'load', 'export_checkpoint', 'wandb_mode',
+           'resolve_model_kwargs', 'Run', 'read_history', 'evaluate', 'fit', 'smiles_to_atoms', 'read_structures',
+           'predict', 'Ensemble', 'fit_ensemble', 'plot_history', 'plot_parity']
 
 # %% ../nbs/10a_training.ipynb
 OPTIMIZERS = ('sgd', 'adam', 'adamw', 'lamb')
 SCHEDULERS = ('none', 'plateau', 'cosine')
 LOSSES = ('mse', 'l1')
 LOGGERS = ('csv', 'wandb')
+DEFAULT_TARGETS = {'qm9': ['homo'], 'qm9raw': ['homo'], 'coremof': ['AV_VF'], 'odac': ['co2'], 'md17': ['energy']}
 
 @dataclass
 class TrainConfig:
     "Everything a training run needs (also the study notebooks' papermill parameters)."
     dataset: str = 'qm9'              # a name in `molcryst.datasets.DATASETS` (qm9, coremof, odac, md17, cif, qm9raw)
-    targets: list = field(default_factory=lambda: ['homo'])  # target name(s) of the dataset
+    targets: list|None = None         # target name(s); None: the dataset's usual one (`DEFAULT_TARGETS`)
     backbone: str = 'schnet'          # a name in `molcryst.models.BACKBONES`
     model_kwargs: dict = field(default_factory=dict)   # backbone hyperparameters (defaults: the papers')
     dataset_kwargs: dict = field(default_factory=dict) # dataset options, e.g. {'limit': 2000}
@@ -75,9 +76,10 @@ class TrainConfig:
     def check(self):
         "Normalise and validate every field; raise `ConfigError` naming the field."
         if isinstance(self.targets, str): self.targets = [self.targets]
+        if self.targets is None and isinstance(self.dataset, str): self.targets = list(DEFAULT_TARGETS.get(self.dataset, [])) or None
         if isinstance(self.split, tuple): self.split = list(self.split)
         if isinstance(self.loggers, str): self.loggers = [self.loggers]
-        if isinstance(self.extensive, bool): self.extensive = [self.extensive] * len(self.targets)
+        if isinstance(self.extensive, bool) and self.targets is not None: self.extensive = [self.extensive] * len(self.targets)
         hints = typing.get_type_hints(TrainConfig)
         for f in dataclasses.fields(self):
             v, allowed = getattr(self, f.name), typing.get_args(hints[f.name]) or (hints[f.name],)
@@ -101,7 +103,8 @@ class TrainConfig:
                 raise ConfigError(f"TrainConfig.{name}: unknown {name} {getattr(self, name)!r}; valid: {', '.join(allowed)}")
         bad = [l for l in self.loggers if l not in LOGGERS]
         if bad: raise ConfigError(f"TrainConfig.loggers: unknown logger {bad[0]!r}; valid: {', '.join(LOGGERS)}")
-        if not self.targets or not all(isinstance(t, str) for t in self.targets): raise ConfigError(f'TrainConfig.targets: need one or more target names, got {self.targets!r}')
+        if self.targets is not None and (not self.targets or not all(isinstance(t, str) for t in self.targets)):
+            raise ConfigError(f'TrainConfig.targets: need one or more target names, got {self.targets!r}')
         for name, lo in (('batch_size', 1), ('epochs', 1), ('agb', 1), ('num_nodes', 1)):
             if getattr(self, name) < lo: raise ConfigError(f'TrainConfig.{name}: must be ≥ {lo}, got {getattr(self, name)!r}')
         for name in ('learning_rate', 'gradient_clip', 'cutoff', 'max_minutes'):
@@ -111,7 +114,7 @@ class TrainConfig:
         if self.forces_weight is not None and not 0 <= self.forces_weight <= 1: raise ConfigError(f'TrainConfig.forces_weight: must be in [0, 1], got {self.forces_weight!r}')
         if self.early_stopping is not None and self.early_stopping < 1: raise ConfigError(f'TrainConfig.early_stopping: must be ≥ 1 epoch, got {self.early_stopping!r}')
         if len(self.split) != 3: raise ConfigError(f'TrainConfig.split: need 3 entries (train, val, test), got {self.split!r}')
-        if self.extensive is not None and len(self.extensive) != len(self.targets): raise ConfigError(f'TrainConfig.extensive: need one flag per target ({len(self.targets)}), got {self.extensive!r}')
+        if self.extensive is not None and self.targets is not None and len(self.extensive) != len(self.targets): raise ConfigError(f'TrainConfig.extensive: need one flag per target ({len(self.targets)}), got {self.extensive!r}')
         return self
 
     @classmethod
@@ -147,7 +150,7 @@ class TrainConfig:
 
     def replace(self, **kw): return TrainConfig.from_dict({**self.to_dict(), **kw})
     def default_run_dir(self)->Path:
-        return Path('runs') / f"{self.dataset}-{'-'.join(self.targets)}-{self.backbone}-seed{self.seed}"
+        return Path('runs') / f"{self.dataset}-{'-'.join(self.targets or ['all'])}-{self.backbone}-seed{self.seed}"
 
 def as_config(config=None, **overrides)->TrainConfig:
     "A `TrainConfig` from a config, a dict, a YAML path or nothing, with `overrides` applied."
@@ -211,6 +214,17 @@ class GraphModel(L.LightningModule):
 
     def _loss_fn(self, a, b): return F.mse_loss(a, b) if self.cfg.loss == 'mse' else F.l1_loss(a, b)
 
+    # throughput and wall time per epoch, for budgets and benchmarks (validation excluded from graphs/s)
+    def on_fit_start(self): self._t_fit, self._t_epoch = time.perf_counter(), None
+    def on_train_epoch_start(self): self._t_epoch, self._n_graphs, self._dt_train = time.perf_counter(), 0, None
+    def on_train_batch_end(self, outputs, batch, batch_idx): self._n_graphs += int(batch.num_graphs)
+    def on_validation_epoch_start(self):
+        if getattr(self, '_t_epoch', None) is not None and self._dt_train is None: self._dt_train = time.perf_counter() - self._t_epoch
+    def on_train_epoch_end(self):
+        dt = self._dt_train or (time.perf_counter() - self._t_epoch)
+        self.log('train_graphs_per_s', self._n_graphs / max(dt, 1e-9) * self.trainer.world_size, rank_zero_only=True)
+        self.log('elapsed_s', time.perf_counter() - self._t_fit, rank_zero_only=True)
+
     def _step(self, batch):
         out, fn = self._norm_outputs(batch, self.forces_weight > 0)
         b, G = graph_index(batch)
@@ -230,18 +244,26 @@ class GraphModel(L.LightningModule):
         loss, out, fn, G = self._step(batch)
         self.log('val_loss', loss, on_step=False, on_epoch=True, batch_size=G, sync_dist=True, prog_bar=True)
         b, _ = graph_index(batch)
-        rec = [self.scaler.inverse(out.detach().double(), batch.z, b), batch.y.double()]
-        if fn is not None: rec += [fn.detach().double() * self.scaler.std[0], batch.forces.double()]
-        self._val.append(rec)
+        y, p = batch.y.double(), self.scaler.inverse(out.detach().double(), batch.z, b)
+        e = p - y                                          # sufficient statistics, summed over batches and ranks
+        count = torch.full_like(e[0], float(len(e)))
+        st = [torch.stack([count, e.abs().sum(0), (e ** 2).sum(0), y.sum(0), (y ** 2).sum(0)])]
+        if fn is not None:
+            ef = fn.detach().double() * self.scaler.std[0] - batch.forces.double()
+            st.append(torch.stack([torch.tensor(float(ef.numel()), dtype=torch.float64, device=e.device), ef.abs().sum(), (ef ** 2).sum()]))
+        self._val.append(st)
 
     def on_validation_epoch_end(self):
         if not self._val: return
-        cols = [torch.cat(c) for c in zip(*self._val)]; self._val = []
-        if self.trainer.world_size > 1: cols = [self.all_gather(c).flatten(0, 1) for c in cols]
+        sums = [torch.stack(c).sum(0) for c in zip(*self._val)]; self._val = []
+        if self.trainer.world_size > 1: sums = [self.trainer.strategy.reduce(x, reduce_op='sum') for x in sums]
+        n, sa, s2, sy, syy = sums[0]
+        sst = syy - sy ** 2 / n
         for k, t in enumerate(self.targets):
-            m = regression_metrics(cols[1][:, k].cpu(), cols[0][:, k].cpu())
-            for name in ('mae', 'rmse', 'r2'): self.log(f'val_{name}_{t}', m[name], rank_zero_only=True)
-        if len(cols) == 4: self.log('val_mae_forces', (cols[2] - cols[3]).abs().mean().item(), rank_zero_only=True)
+            self.log(f'val_mae_{t}', (sa[k] / n[k]).item(), sync_dist=False)
+            self.log(f'val_rmse_{t}', (s2[k] / n[k]).sqrt().item(), sync_dist=False)
+            self.log(f'val_r2_{t}', (1 - s2[k] / sst[k]).item() if sst[k] > 0 else float('nan'), sync_dist=False)
+        if len(sums) == 2: self.log('val_mae_forces', (sums[1][1] / sums[1][0]).item(), sync_dist=False)
 
     def configure_optimizers(self):
         c, p = self.cfg, self.parameters()
@@ -619,7 +641,7 @@ def fit_ensemble(config=None, seeds:int|Sequence[int]=5, **kw)->Ensemble:
     "Train one model per seed on the same split (run folders `<run_dir>/seed<k>`) and pool their test predictions."
     cfg = as_config(config, **{k: v for k, v in kw.items() if k not in ('resume', 'overwrite', 'progress', 'callbacks')})
     fit_kw = {k: v for k, v in kw.items() if k in ('resume', 'overwrite', 'progress', 'callbacks')}
-    base = Path(cfg.run_dir) if cfg.run_dir else Path('runs') / f"{cfg.dataset}-{'-'.join(cfg.targets)}-{cfg.backbone}-ensemble"
+    base = Path(cfg.run_dir) if cfg.run_dir else Path('runs') / f"{cfg.dataset}-{'-'.join(cfg.targets or ['all'])}-{cfg.backbone}-ensemble"
     seeds = list(range(cfg.seed, cfg.seed + seeds)) if isinstance(seeds, int) else list(seeds)
     if len(seeds) < 2: raise ConfigError(f'an ensemble needs at least 2 seeds, got {seeds!r}')
     runs = [fit(cfg.replace(seed=s, run_dir=str(base / f'seed{s}')), **fit_kw) for s in seeds]

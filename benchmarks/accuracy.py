@@ -1,0 +1,133 @@
+"""Accuracy at a fixed CPU budget, and training throughput through the full Lightning loop.
+
+    python benchmarks/accuracy.py                       # everything at the issue's budgets (hours on 2 cores)
+    python benchmarks/accuracy.py --minutes 10 --marks 2,5,10 --parts qm9
+    python benchmarks/accuracy.py --parts throughput
+
+Parts:
+  qm9         SchNet, PhysNet and MPNN-transformer on QM9 HOMO and ZPVE (110,000 training molecules), each with a
+              wall-clock budget (default 60 min); validation MAE at the marks (default 10/30/60 min) and test MAE
+              of the best checkpoint. Goals: HOMO <= 0.09 eV, ZPVE <= 0.01 eV (the paper's best MPNN-transformer).
+  coremof     CGCNN on CoRE MOF 2019-ASR void fraction (<= 500 atoms per cell), budget --mof-minutes (default 20).
+              Goals: MAE <= 0.02, R2 >= 0.93.
+  throughput  SchNet (128 x 6, 5 A) training graphs/s on 1,000 QM9 molecules through `molcryst.training.fit`
+              (Lightning: loader, normalisation, logging, validation excluded) against PyG's SchNet in a bare
+              PyTorch loop on the same graphs, alternating in one process.
+Runs go to benchmarks/results/accuracy/<name>; --resume continues interrupted ones. Prints markdown tables.
+"""
+import argparse, json, os, statistics, sys, time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / 'results' / 'accuracy'
+GOALS = {'homo': 0.09, 'zpve': 0.01}
+
+def qm9_runs(a):
+    from molcryst.training import TrainConfig, fit
+    marks = [float(m) for m in a.marks.split(',')]
+    rows = []
+    for backbone in a.backbones.split(','):
+        for target in a.targets.split(','):
+            cfg = TrainConfig(dataset='qm9', targets=[target], backbone=backbone, cutoff=5.0, split=[110000, 10000, None],
+                              batch_size=a.batch_size, epochs=10_000, optimizer='adamw', learning_rate=a.lr,
+                              scheduler='plateau', max_minutes=a.minutes, run_dir=str(RESULTS / f'qm9-{target}-{backbone}'))
+            print(f'== {backbone} on {target}: {a.minutes} min', flush=True)
+            run = fit(cfg, resume=a.resume, overwrite=not a.resume, progress=False)
+            h = run.history
+            row = dict(backbone=backbone, target=target, epochs=run.metrics['epochs'],
+                       graphs_per_s=round(statistics.median(h.train_graphs_per_s.dropna()), 1))
+            for m in marks:
+                done = h[h.elapsed_s <= m * 60 + 1]
+                row[f'val MAE @{m:g} min'] = round(done[f'val_mae_{target}'].min(), 4) if len(done) else None
+            row['test MAE'] = round(run.metrics['test'][target]['mae'], 4)
+            row['goal'] = GOALS[target]; row['met'] = '✅' if row['test MAE'] <= GOALS[target] else '❌'
+            rows.append(row); print(row, flush=True)
+    return rows
+
+def coremof_run(a):
+    from molcryst.training import TrainConfig, fit
+    cfg = TrainConfig(dataset='coremof', targets=['AV_VF'], backbone='cgcnn', cutoff=8.0, dataset_kwargs=dict(max_atoms=500),
+                      batch_size=64, epochs=10_000, learning_rate=1e-3, scheduler='plateau', max_minutes=a.mof_minutes,
+                      run_dir=str(RESULTS / 'coremof-vf-cgcnn'))
+    run = fit(cfg, resume=a.resume, overwrite=not a.resume, progress=False)
+    m = run.metrics['test']['AV_VF']
+    return dict(backbone='cgcnn', target='void fraction', structures=run.metrics['train_size'], epochs=run.metrics['epochs'],
+                minutes=a.mof_minutes, test_MAE=round(m['mae'], 4), test_R2=round(m['r2'], 3),
+                met='✅' if m['mae'] <= 0.02 and m['r2'] >= 0.93 else '❌')
+
+def throughput(a):
+    import torch
+    sys.path.insert(0, str(HERE))
+    from models import BatchEdges                          # the PyG stand-in for radius_graph (benchmarks/models.py)
+    from torch_geometric.loader import DataLoader
+    from torch_geometric.nn.models import SchNet as PygSchNet
+    from molcryst.datasets import QM9
+    from molcryst.training import TrainConfig, fit
+    ds = QM9('homo', limit=a.n_qm9, progress=False)
+    kw = dict(hidden_channels=128, num_filters=128, num_interactions=6, cutoff=5.0)
+    cfg = TrainConfig(dataset='qm9', targets=['homo'], dataset_kwargs=dict(limit=a.n_qm9, progress=False), backbone='schnet',
+                      model_kwargs=dict(kw, num_rbf=50, readout='sum'), split=[0.8, 0.1, 0.1], batch_size=32, epochs=a.epochs,
+                      scheduler='none', run_dir=str(RESULTS / 'throughput'))
+    train_idx = None
+    edges = BatchEdges()
+    torch.manual_seed(0)
+    pg = PygSchNet(**kw, num_gaussians=50, interaction_graph=edges, readout='add')
+    opt = torch.optim.Adam(pg.parameters(), lr=1e-3)
+    lightning, bare = [], []
+    for r in range(a.repeats):
+        run = fit(cfg, overwrite=True, progress=False)
+        rates = run.history.train_graphs_per_s.dropna().tolist()[1:]     # first epoch is warm-up
+        lightning.append(statistics.median(rates))
+        if train_idx is None:
+            split = json.loads((run.run_dir / 'split.json').read_text()); train_idx = split['train']
+            batches = list(DataLoader(torch.utils.data.Subset(ds, train_idx), batch_size=32, shuffle=True,
+                                      generator=torch.Generator().manual_seed(0)))
+        times = []
+        for e in range(a.epochs):
+            t0 = time.perf_counter()
+            for b in batches:
+                edges.batch = b
+                loss = (pg(b.z, b.pos, b.batch)[:, 0] - b.y[:, 0].float()).pow(2).mean()
+                opt.zero_grad(); loss.backward(); opt.step()
+            times.append(time.perf_counter() - t0)
+        bare.append(len(train_idx) / statistics.median(times[1:] if len(times) > 1 else times))
+        print(f'  round {r + 1}: molcryst fit {lightning[-1]:.1f} graphs/s, PyG SchNet bare loop {bare[-1]:.1f} graphs/s', flush=True)
+    return dict(molcryst=statistics.median(lightning), pyg=statistics.median(bare), n=len(train_idx), rounds=a.repeats)
+
+def table(rows):
+    if not rows: return ''
+    cols = list(rows[0])
+    out = ['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)]
+    out += ['| ' + ' | '.join('' if r.get(c) is None else str(r.get(c)) for c in cols) + ' |' for r in rows]
+    return '\n'.join(out)
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--parts', default='qm9,coremof,throughput')
+    p.add_argument('--backbones', default='schnet,physnet,mpnn_transformer')
+    p.add_argument('--targets', default='homo,zpve')
+    p.add_argument('--minutes', type=float, default=60.0, help='budget per QM9 model')
+    p.add_argument('--marks', default='10,30,60', help='minutes at which validation MAE is reported')
+    p.add_argument('--mof-minutes', type=float, default=20.0)
+    p.add_argument('--batch-size', type=int, default=32)
+    p.add_argument('--lr', type=float, default=5e-4)
+    p.add_argument('--n-qm9', type=int, default=1000)
+    p.add_argument('--epochs', type=int, default=3, help='throughput: epochs per round (first is warm-up)')
+    p.add_argument('--repeats', type=int, default=3)
+    p.add_argument('--resume', action='store_true')
+    a = p.parse_args(argv)
+    import torch
+    print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs')
+    parts = a.parts.split(',')
+    if 'throughput' in parts:
+        r = throughput(a)
+        print(f"\n### Training throughput, SchNet 128x6 on {r['n']} QM9 molecules (median of {r['rounds']} rounds)\n")
+        print(table([dict(loop='molcryst `fit` (Lightning)', graphs_per_s=round(r['molcryst'], 1), ratio=round(r['molcryst'] / r['pyg'], 2)),
+                     dict(loop='PyG `SchNet`, bare PyTorch loop', graphs_per_s=round(r['pyg'], 1), ratio=1.0)]))
+    if 'qm9' in parts:
+        rows = qm9_runs(a)
+        print(f'\n### QM9 at {a.minutes:g} min per model (2 CPU cores)\n'); print(table(rows))
+    if 'coremof' in parts:
+        print('\n### CGCNN on CoRE MOF void fraction\n'); print(table([coremof_run(a)]))
+
+if __name__ == '__main__': main()
