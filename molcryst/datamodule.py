@@ -158,13 +158,13 @@ class GraphDataModule(L.LightningDataModule):
         if self.idx is not None: return
         n, ids = len(self.dataset), self.dataset.ids
         f = self.run_dir / 'split.json' if self.run_dir is not None else None
-        if f is not None and f.exists(): self.idx = load_split(f, ids)
-        else:
-            self.idx = split_indices(n, self.split, self.seed)
-            if f is not None: save_split(f, self.idx, ids, seed=self.seed, split=list(self.split), dataset=self.dataset.name)
+        fresh = f is None or not f.exists()
+        self.idx = split_indices(n, self.split, self.seed) if fresh else load_split(f, ids)
         for k in ('train', 'val'):
             if len(self.idx[k]) == 0:
+                self.idx = None
                 raise EmptyDatasetError(f'the {k} split is empty ({n} structures, split={tuple(self.split)})', self.dataset.name, field=k)
+        if fresh and f is not None: save_split(f, self.idx, ids, seed=self.seed, split=list(self.split), dataset=self.dataset.name)
         tr = self.idx['train']
         st = self.dataset.store
         ptr = st['atom_ptr']

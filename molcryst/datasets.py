@@ -387,6 +387,11 @@ def read_cif(source,           # path of a .cif file, or its bytes/str content
     b = blocks[0]
     for tag in _CELL_TAGS:
         if b.get(tag) is None: raise CIFError(f'no {tag}', name, field=tag)
+        v = b.get(tag)
+        try: v = float(re.sub(r'\(.*\)', '', v)) if isinstance(v, str) else float(v)
+        except ValueError: raise CIFError(f'{tag} is not a number: {b.get(tag)!r}', name, field=tag) from None
+        if not np.isfinite(v) or v <= 0 or (tag.startswith('_cell_angle') and v >= 180):
+            raise CIFError(f'{tag} must be ' + ('in (0, 180) degrees' if 'angle' in tag else 'a positive length in Å') + f', got {v:g}', name, field=tag)
     syms = b.get('_atom_site_type_symbol') or b.get('_atom_site_label')
     if syms is None: raise CIFError('no _atom_site_type_symbol or _atom_site_label', name, field='_atom_site_type_symbol')
     for k, s in enumerate(syms): atomic_number(s, name, f'atom {k + 1}', '_atom_site_type_symbol')

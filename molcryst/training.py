@@ -288,7 +288,9 @@ def safe_load(path, map_location='cpu')->dict:
     try: ck = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         msg = str(e).strip().splitlines()
-        detail = next((l for l in msg if 'GLOBAL' in l or 'Unsupported' in l), msg[0] if msg else '')
+        detail = next((l for l in msg if 'global' in l.lower()), None)
+        if detail is None:                                        # not a forbidden object: the bytes are garbage
+            raise CheckpointError(f'{path}: not a readable checkpoint (truncated or corrupt: {msg[0] if msg else "unpickling failed"})') from None
         raise CheckpointError(f'{path}: refused: it holds pickled Python objects, not only tensors and plain data '
                               f'({detail.strip()}); molcryst loads checkpoints with weights_only=True') from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as e:
@@ -357,7 +359,7 @@ _RUN_FILES = ('checkpoints', 'logs', 'wandb', 'metrics.json', 'predictions.csv',
 _RESUMABLE = {'epochs', 'max_minutes', 'loggers', 'wandb_project', 'run_dir', 'accelerator', 'devices', 'strategy',
               'num_nodes', 'num_workers', 'early_stopping'}
 
-def _prepare_run_dir(cfg, run_dir:Path, resume:bool, overwrite:bool):
+def _prepare_run_dir(cfg, run_dir:Path, resume:bool, overwrite:bool, create:bool=True):
     exists = any((run_dir / f).exists() for f in _RUN_FILES)
     if exists and overwrite and not resume:
         for f in _RUN_FILES:
@@ -371,7 +373,7 @@ def _prepare_run_dir(cfg, run_dir:Path, resume:bool, overwrite:bool):
         diff = [k for k, v in cfg.to_dict().items() if k not in _RESUMABLE and old.get(k) != v]
         if diff: raise ConfigError(f"{run_dir / 'config.yaml'}: cannot resume with a different {diff[0]!r} "
                                    f"({old.get(diff[0])!r} → {getattr(cfg, diff[0])!r}); use another run_dir or overwrite=True")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if create: run_dir.mkdir(parents=True, exist_ok=True)
 
 # %% ../nbs/10a_training.ipynb
 @dataclass
@@ -474,14 +476,19 @@ def fit(config:TrainConfig|dict|str|Path|None=None, # a config, a dict of fields
     cfg = as_config(config, **overrides)
     run_dir = Path(cfg.run_dir) if cfg.run_dir else cfg.default_run_dir()
     rank0 = int(os.environ.get('LOCAL_RANK', os.environ.get('RANK', '0'))) == 0 and os.environ.get('NODE_RANK', '0') == '0'
-    if rank0: _prepare_run_dir(cfg, run_dir, resume, overwrite)
+    if rank0: _prepare_run_dir(cfg, run_dir, resume, overwrite, create=False)
     seed_everything(cfg.seed)
     ds_kw = dict(cfg.dataset_kwargs)
     if cfg.cutoff is not None: ds_kw['cutoff'] = cfg.cutoff
     ds_kw.setdefault('progress', progress)
     dm = GraphDataModule(cfg.dataset, cfg.targets, cfg.split, seed=cfg.split_seed, batch_size=cfg.batch_size, run_dir=run_dir,
                          extensive=cfg.extensive, num_workers=cfg.num_workers, dataset_kwargs=ds_kw, shuffle_seed=cfg.seed)
-    dm.setup()
+    created = not run_dir.exists()                            # the data and targets are valid: now the folder
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try: dm.setup()
+    except MolcrystError:
+        if created: shutil.rmtree(run_dir, ignore_errors=True)  # an empty split leaves nothing behind
+        raise
     ds = dm.dataset
     has_forces = 'forces' in ds.store
     if has_forces and dm.extensive[0] is False: dm.extensive[0] = True
@@ -560,7 +567,11 @@ def read_structures(item)->list:
         except Exception as e: raise DataError(f'ASE cannot read it ({type(e).__name__}: {e})', p, field='structures') from None
         if not frames: raise DataError('no structures in the file', p, field='structures')
         return [(p.stem if len(frames) == 1 else f'{p.stem}[{k}]', a) for k, a in enumerate(frames)]
+    if os.sep in str(item) or p.suffix.lower() in _STRUCTURE_SUFFIXES:
+        raise DataError('no such structure file', p, field='structures')
     return [(str(item), smiles_to_atoms(str(item)))]
+
+_STRUCTURE_SUFFIXES = {'.cif', '.xyz', '.extxyz', '.pdb', '.traj', '.vasp', '.poscar', '.mol', '.sdf', '.json', '.db'}
 
 def predict(checkpoint,              # a checkpoint path, a pretrained name, or a loaded `GraphModel`
             structures,              # Atoms, file paths and/or SMILES (one or a list)
