@@ -91,18 +91,23 @@ def build_graph(atoms,                    # `ase.Atoms` or a record with z, pos,
                 edge_index=torch.from_numpy(np.stack([j, i])), edge_shift=torch.from_numpy(S))
 
 # %% ../nbs/01_graphs.ipynb
+def _needs_shift(data)->bool:
+    "Whether `edge_shift @ cell` can be non-zero or is needed for a gradient: some graph is periodic, or the cell requires grad."
+    pbc, cell = getattr(data, 'pbc', None), getattr(data, 'cell', None)
+    return pbc is None or bool(pbc.any()) or (cell is not None and cell.requires_grad)
+
 def edge_vectors(data, # a `Data` or `Batch` from `build_graph`
                 ):
     "`(vec [E,3], dist [E])`: vector from each target atom i to its neighbour image j, and its length."
     src, dst = data.edge_index
     pos = data.pos
-    vec = pos[src] - pos[dst]
+    vec = pos.index_select(0, src) - pos.index_select(0, dst)    # gathers: a cheaper backward than pos[src]
     shift = getattr(data, 'edge_shift', None)
-    if shift is not None and shift.numel():
+    if shift is not None and shift.numel() and _needs_shift(data):
         cell = data.cell.to(pos.dtype).reshape(-1, 3, 3)
         batch = getattr(data, 'batch', None)
-        g = batch[dst] if batch is not None and cell.shape[0] > 1 else torch.zeros_like(dst)
-        vec = vec + torch.einsum('ek,ekl->el', shift.to(pos.dtype), cell[g])
+        if batch is None or cell.shape[0] == 1: vec = vec + shift.to(pos.dtype) @ cell[0]
+        else: vec = vec + torch.einsum('ek,ekl->el', shift.to(pos.dtype), cell.index_select(0, batch.index_select(0, dst)))
     return vec, vec.norm(dim=-1)
 
 # %% ../nbs/01_graphs.ipynb

@@ -42,7 +42,7 @@ class PhysNetModule(nn.Module):
         src, dst = edge_index
         xa = self.act(x)
         v = self.act(self.lin_i(xa))
-        v = v + scatter(self.G(g) * self.act(self.lin_j(xa))[src], dst, dim=0, dim_size=x.shape[0], reduce='sum')
+        v = v + scatter(self.G(g) * self.act(self.lin_j(xa)).index_select(0, src), dst, dim=0, dim_size=x.shape[0], reduce='sum')
         x = self.u * x + self.lin_v(self.act(self.res_int(v)))
         x = self.res_atom(x)
         return x, self.out(self.act(self.res_out(x)))

@@ -28,8 +28,8 @@ class CFConv(nn.Module):
     def forward(self, x, edge_index, rbf, cut, inverse):
         "`rbf`, `cut`: per pair (see `symmetric_pairs`); `inverse` maps edges to pairs."
         src, dst = edge_index
-        W = (self.filter(rbf) * cut.unsqueeze(-1))[inverse]      # filter once per pair, then per edge
-        m = self.lin1(x)[src] * W
+        W = (self.filter(rbf) * cut.unsqueeze(-1)).index_select(0, inverse)   # filter once per pair, then per edge
+        m = self.lin1(x).index_select(0, src) * W
         return self.lin2(scatter(m, dst, dim=0, dim_size=x.shape[0], reduce='sum'))
 
 class SchNet(Backbone):
@@ -57,7 +57,7 @@ class SchNet(Backbone):
     def atom_features(self, batch):
         _, dist = edge_vectors(batch)
         first, inverse = symmetric_pairs(batch.edge_index, getattr(batch, 'edge_shift', None))
-        d = dist[first]                                           # one length per pair
+        d = dist.index_select(0, first)                           # one length per pair
         rbf, cut = self.rbf(d), self.convs[0].cut(d)
         x = self.embedding(batch.z)
         for conv, act in zip(self.convs, self.acts):
