@@ -34,7 +34,11 @@ def split_indices(n:int,                 # number of structures
     known = [v for v in vals if v is not None]
     if all(v <= 1 for v in known) and any(0 < v < 1 for v in known) or sum(known) == 1 and all(v <= 1 for v in known):
         if sum(known) > 1 + 1e-9: raise ConfigError(f'split fractions sum to {sum(known):.3f} > 1: {split!r}')
-        counts = [None if v is None else int(round(v * n)) for v in vals]
+        bounds, acc = [], 0.0                 # round the cumulative fractions: the counts never add up to more than n
+        for v in vals:
+            if v is None: bounds.append(None); continue
+            prev = acc; acc += v; bounds.append(int(round(acc * n)) - int(round(prev * n)))
+        counts = bounds
     else: counts = [None if v is None else int(v) for v in vals]
     rest = n - sum(c for c in counts if c is not None)
     if counts.count(None) > 1: raise ConfigError(f'at most one split entry may be None, got {split!r}')
