@@ -15,6 +15,29 @@ from .layers import Backbone, check_readout, graph_index
 __all__ = ['TorchMDNet']
 
 # %% ../../nbs/09_torchmdnet.ipynb
+_TINY = 1.9e-22            # e^-50, the threshold of molcryst's own radial bases
+_NO_SUBNORMALS = {}
+
+def _no_subnormals(cls:type)->type:
+    "Subclass of torchmd-net's radial basis `cls` whose outputs below e⁻⁵⁰ (subnormals included) are exact zeros."
+    if cls not in _NO_SUBNORMALS:
+        def forward(self, dist):
+            out = cls.forward(self, dist)
+            return out.masked_fill(out.abs() < _TINY, 0.0)
+        name = f'{cls.__name__}NoSubnormals'
+        sub = type(name, (cls,), dict(forward=forward, __module__=__name__, __qualname__=name,
+                                       __doc__=f'torchmd-net `{cls.__name__}` with exact zeros instead of subnormal floats.'))
+        _NO_SUBNORMALS[cls] = globals()[name] = sub          # module-level, so whole pickled models load
+    return _NO_SUBNORMALS[cls]
+
+def __getattr__(name):     # unpickling in a fresh process: build the subclass on first access
+    if name.endswith('NoSubnormals'):
+        from torchmdnet.models import utils
+        base = getattr(utils, name[:-len('NoSubnormals')], None)
+        if isinstance(base, type): return _no_subnormals(base)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+
+# %% ../../nbs/09_torchmdnet.ipynb
 class _GraphEdges(nn.Module):
     "Stands in for TorchMD-NET's `OptimizedDistance`: the molcryst graph's edges, self-loops and unit vectors."
     def __init__(self): super().__init__(); self.graph = None
@@ -64,6 +87,8 @@ class TorchMDNet(Backbone):
         nets = [create_model(dict(args)) for _ in range(out_dim)]
         self.representation = nets[0].representation_model
         self.representation.distance = _GraphEdges()
+        rbf = self.representation.distance_expansion
+        rbf.__class__ = _no_subnormals(type(rbf))                      # exact zeros, not subnormals (slow CPU matmuls)
         self.outputs = nn.ModuleList([n.output_model for n in nets])   # one equivariant scalar head per output
         if readout == 'mean':
             self.head = nn.Sequential(nn.Linear(embedding_dimension, embedding_dimension), nn.SiLU(), nn.Linear(embedding_dimension, out_dim))
