@@ -16,7 +16,7 @@ from ..graphs import edge_vectors, to_dense
 from .layers import Backbone, GaussianRBF, check_readout, graph_index, symmetric_pairs
 
 # %% auto 0
-__all__ = ['cgcnn_atom_features', 'AtomInput', 'ConvLayer', 'CGCNN', 'CGCNNDense']
+__all__ = ['EDGE_CHUNK', 'cgcnn_atom_features', 'AtomInput', 'ConvLayer', 'CGCNN', 'CGCNNDense', 'gated_edge_sum']
 
 # %% ../../nbs/05_cgcnn.ipynb
 def cgcnn_atom_features()->torch.Tensor:
@@ -45,10 +45,11 @@ class AtomInput(nn.Module):
 # %% ../../nbs/05_cgcnn.ipynb
 class ConvLayer(nn.Module):
     "One CGCNN convolution (gate ⊙ core, batch-normalised, residual softplus)."
-    def __init__(self, atom_fea_len:int, nbr_fea_len:int):
+    def __init__(self, atom_fea_len:int, nbr_fea_len:int, memory_efficient:bool=False):
         super().__init__()
         self.fc_full = nn.Linear(2 * atom_fea_len + nbr_fea_len, 2 * atom_fea_len)
         self.bn1, self.bn2 = nn.BatchNorm1d(2 * atom_fea_len), nn.BatchNorm1d(atom_fea_len)
+        self.memory_efficient = memory_efficient
 
     def gate(self, pre):
         "Pre-activations [..., 2F] → batch norm → sigmoid(filter) ⊙ softplus(core) [..., F]."
@@ -66,10 +67,13 @@ class ConvLayer(nn.Module):
         n = x.shape[1]
         W = self.fc_full.weight
         xi, xj = x @ W[:, :n].T, x @ W[:, n:2 * n].T               # [N, 2F] each: per atom, not per edge
-        eu = F.linear(edge_fea, W[:, 2 * n:], self.fc_full.bias)     # per pair when `inverse` is given
-        if inverse is not None: eu = eu[inverse]
-        m = self.gate(xi[dst] + xj[src] + eu)
-        s = scatter(m, dst, dim=0, dim_size=x.shape[0], reduce='sum')
+        if self.memory_efficient and src.numel() > 1:               # fused: no per-edge tensor kept for backward
+            s = gated_edge_sum(xi, xj, edge_fea, W[:, 2 * n:], self.fc_full.bias, self.bn1, edge_index, inverse)
+        else:
+            eu = F.linear(edge_fea, W[:, 2 * n:], self.fc_full.bias)  # per pair when `inverse` is given
+            if inverse is not None: eu = eu.index_select(0, inverse)
+            m = self.gate(xi.index_select(0, dst) + xj.index_select(0, src) + eu)
+            s = scatter(m, dst, dim=0, dim_size=x.shape[0], reduce='sum')
         return F.softplus(x + self.bn2(s))
 
 class CGCNN(Backbone):
@@ -84,13 +88,14 @@ class CGCNN(Backbone):
                  atom_features:str='embedding', # 'embedding' or 'cgcnn' (physical one-hot features)
                  out_dim:int=1,
                  readout:str='mean',      # 'mean' (the paper) or 'sum'
+                 memory_efficient:bool=False, # fused edge convolution: recompute per-edge tensors in backward (see below)
                 ):
         super().__init__()
         self.readout = check_readout(readout)
         n_rbf = int(round(radius / dstep)) + 1
         self.rbf = GaussianRBF(0.0, radius, n_rbf, gamma=1.0 / dstep ** 2)   # CGCNN: exp(-(d-μ)²/step²)
         self.embedding = AtomInput(atom_fea_len, atom_features)
-        self.convs = nn.ModuleList([ConvLayer(atom_fea_len, n_rbf) for _ in range(n_conv)])
+        self.convs = nn.ModuleList([ConvLayer(atom_fea_len, n_rbf, memory_efficient) for _ in range(n_conv)])
         layers = [nn.Linear(atom_fea_len, h_fea_len), nn.Softplus()]
         for _ in range(n_h - 1): layers += [nn.Linear(h_fea_len, h_fea_len), nn.Softplus()]
         self.head = nn.Sequential(*layers, nn.Linear(h_fea_len, out_dim))
@@ -98,7 +103,7 @@ class CGCNN(Backbone):
     def atom_features(self, batch):
         _, dist = edge_vectors(batch)
         first, inverse = symmetric_pairs(batch.edge_index, getattr(batch, 'edge_shift', None))
-        e = self.rbf(dist[first])                                    # Gaussian features once per pair
+        e = self.rbf(dist.index_select(0, first))                    # Gaussian features once per pair
         x = self.embedding(batch.z)
         for conv in self.convs: x = conv(x, batch.edge_index, e, inverse)
         return x
@@ -107,12 +112,13 @@ class CGCNN(Backbone):
 class CGCNNDense(CGCNN):
     "CGCNN on the original N×M padded neighbour tensors (for comparison; same parameters as `CGCNN`)."
     def __init__(self, *args, max_neighbors:int=12, mask_padding:bool=True, **kwargs):
+        if kwargs.get('memory_efficient'): raise ConfigError('memory_efficient applies to the list form (CGCNN) only')
         super().__init__(*args, **kwargs)
         self.max_neighbors, self.mask_padding = max_neighbors, mask_padding
 
     def _conv(self, conv, x, nbr, e, mask):
         N, M = nbr.shape
-        total = torch.cat([x.unsqueeze(1).expand(N, M, -1), x[nbr], e], dim=-1)
+        total = torch.cat([x.unsqueeze(1).expand(N, M, -1), x.index_select(0, nbr.reshape(-1)).reshape(N, M, -1), e], dim=-1)
         if self.mask_padding:          # batch-norm statistics and the sum over real neighbours only
             flat = torch.zeros(N, M, conv.fc_full.out_features // 2, dtype=x.dtype, device=x.device)
             flat[mask] = conv.message(total[mask])
@@ -126,3 +132,110 @@ class CGCNNDense(CGCNN):
         x = self.embedding(batch.z)
         for conv in self.convs: x = self._conv(conv, x, dn.index, e, dn.mask)
         return x
+
+# %% ../../nbs/05_cgcnn.ipynb
+EDGE_CHUNK = 2048          # edges per chunk in `gated_edge_sum` (a few hundred KiB per temporary: stays in cache)
+
+def _edge_pre(xi, xj, eu, src, dst, inv, sl):
+    "Pre-activations `W_i v_i + W_j v_j + W_u u_ij + b` of the edges in slice `sl`."
+    p = xi.index_select(0, dst[sl]) + xj.index_select(0, src[sl])
+    return p + (eu[sl] if inv is None else eu.index_select(0, inv[sl]))
+
+def _count(idx, n, like): return torch.bincount(idx, minlength=n).to(like.dtype)
+
+def _edge_stats(xi, xj, eu, src, dst, inv, chunk):
+    "Mean (from per-atom sums) and biased variance (one pass over chunks) of the pre-activations over edges."
+    E = src.numel()
+    tot = _count(dst, xi.shape[0], xi) @ xi + _count(src, xj.shape[0], xj) @ xj
+    tot = tot + (eu.sum(0) if inv is None else _count(inv, eu.shape[0], eu) @ eu)
+    mean, ss = tot / E, 0
+    for a in range(0, E, chunk):
+        d = _edge_pre(xi, xj, eu, src, dst, inv, slice(a, a + chunk)) - mean
+        ss = ss + (d * d).sum(0)
+    return mean, ss / E
+
+class _GatedEdgeSum(torch.autograd.Function):
+    "`s_i = Σ_j σ(f_ij) ⊙ softplus(c_ij)`, `f ⊕ c = BN(W_i v_i + W_j v_j + W_u u_ij + b)`; saves per-atom tensors only."
+    @staticmethod
+    def forward(ctx, xi, xj, e, Wu, bu, gamma, beta, mean, var, eps, batch_stats, src, dst, inv, chunk):
+        eu = F.linear(e, Wu, bu)                                     # per pair (or edge): not saved
+        if batch_stats: mean, var = _edge_stats(xi, xj, eu, src, dst, inv, chunk)
+        scale = torch.rsqrt(var + eps) * gamma; shift = beta - mean * scale
+        s = xi.new_zeros(xi.shape[0], xi.shape[1] // 2)
+        for a in range(0, src.numel(), chunk):
+            sl = slice(a, a + chunk)
+            f, c = (_edge_pre(xi, xj, eu, src, dst, inv, sl) * scale + shift).chunk(2, dim=-1)
+            s.index_add_(0, dst[sl], torch.sigmoid(f) * F.softplus(c))
+        ctx.save_for_backward(xi, xj, e, Wu, bu, gamma, beta, mean, var, src, dst, inv)
+        ctx.batch_stats, ctx.chunk, ctx.eps = batch_stats, chunk, eps
+        ctx.mark_non_differentiable(mean, var)
+        return s, mean, var
+
+    @staticmethod
+    def backward(ctx, gs, _gmean, _gvar):
+        xi, xj, e, Wu, bu, gamma, beta, mean, var, src, dst, inv = ctx.saved_tensors
+        E, chunk, bs = src.numel(), ctx.chunk, ctx.batch_stats
+        eu = F.linear(e, Wu, bu)
+        if bs and torch.is_grad_enabled():        # double backward: the batch statistics are functions of the inputs
+            mean, var = _edge_stats(xi, xj, eu, src, dst, inv, chunk)
+        invstd = torch.rsqrt(var + ctx.eps)
+        scale = invstd * gamma; shift = beta - mean * scale
+        targets = [(xi, dst), (xj, src), (eu, inv)]                  # where each edge's pre-activation came from
+        A = [torch.zeros_like(t) for t, _ in targets]                 # Σ over a target's edges of ∂L/∂BN-output ...
+        B = [torch.zeros_like(t) for t, _ in targets] if bs else None # ... and of x̂ (batch statistics only)
+        sum_g = gs.new_zeros(gamma.shape); sum_gx = gs.new_zeros(gamma.shape)
+        for a in range(0, E, chunk):
+            sl = slice(a, a + chunk)
+            pre = _edge_pre(xi, xj, eu, src, dst, inv, sl)
+            f, c = (pre * scale + shift).chunk(2, dim=-1)
+            sf, gm = torch.sigmoid(f), gs.index_select(0, dst[sl])
+            g = torch.cat([gm * F.softplus(c) * sf * (1 - sf), gm * sf * torch.sigmoid(c)], dim=-1)
+            xhat = (pre - mean) * invstd
+            sum_g = sum_g + g.sum(0); sum_gx = sum_gx + (g * xhat).sum(0)
+            for k, (_, idx) in enumerate(targets):
+                ii = torch.arange(a, a + g.shape[0], device=g.device) if idx is None else idx[sl]
+                A[k].index_add_(0, ii, g)
+                if bs: B[k].index_add_(0, ii, xhat)
+        del eu
+        inplace = not torch.is_grad_enabled()         # first-order backward: finish the accumulators in place
+        k, grads = gamma * invstd, []
+        for j, (t, idx) in enumerate(targets):
+            g = A[j]
+            if bs:                                     # BN backward: ∂L/∂x = γσ⁻¹ (g − mean(g) − x̂ mean(g x̂))
+                n = (torch.ones(E, dtype=t.dtype, device=t.device) if idx is None else _count(idx, t.shape[0], t)).unsqueeze(-1)
+                if inplace: g.addcmul_(n, (sum_g / E).unsqueeze(0), value=-1).addcmul_(B[j], (sum_gx / E).unsqueeze(0), value=-1)
+                else: g = g - n * (sum_g / E) - B[j] * (sum_gx / E)
+                B[j] = None
+            grads.append(g.mul_(k) if inplace else g * k)
+        gxi, gxj, geu = grads
+        ge = geu @ Wu if ctx.needs_input_grad[2] else None
+        gWu = geu.T @ e if ctx.needs_input_grad[3] else None
+        gbu = geu.sum(0) if ctx.needs_input_grad[4] else None
+        return gxi, gxj, ge, gWu, gbu, sum_gx, sum_g, None, None, None, None, None, None, None, None
+
+def gated_edge_sum(xi:torch.Tensor,       # [N, 2F] `W_i v_i` (centre-atom term)
+                   xj:torch.Tensor,       # [N, 2F] `W_j v_j` (neighbour term)
+                   edge_fea:torch.Tensor, # [U, E_f] edge features, per pair (with `inverse`) or per edge
+                   Wu:torch.Tensor,       # [2F, E_f] edge part of `fc_full`'s weight
+                   bu:torch.Tensor|None,  # [2F] `fc_full`'s bias
+                   bn:nn.BatchNorm1d,     # the convolution's `bn1` (running statistics updated as in training)
+                   edge_index:torch.Tensor, # [2, E] (source j, target i)
+                   inverse:torch.Tensor|None=None, # [E] pair of each edge (`symmetric_pairs`)
+                   chunk:int|None=None,   # edges per chunk (default `EDGE_CHUNK`)
+                  )->torch.Tensor:        # [N, F] Σ over each atom's edges of sigmoid(filter) ⊙ softplus(core)
+    "The edge part of a CGCNN convolution without storing per-edge tensors; same values and gradients as `ConvLayer`'s plain path."
+    src, dst = edge_index
+    E = src.numel()
+    batch_stats = bn.training or bn.running_mean is None
+    gamma = bn.weight if bn.weight is not None else xi.new_ones(xi.shape[1])
+    beta = bn.bias if bn.bias is not None else xi.new_zeros(xi.shape[1])
+    bu = bu if bu is not None else xi.new_zeros(xi.shape[1])
+    s, mean, var = _GatedEdgeSum.apply(xi, xj, edge_fea, Wu, bu, gamma, beta, bn.running_mean, bn.running_var, bn.eps,
+                                       batch_stats, src, dst, inverse, chunk or EDGE_CHUNK)
+    if bn.training and bn.track_running_stats:                       # as nn.BatchNorm1d does
+        with torch.no_grad():
+            bn.num_batches_tracked.add_(1)
+            mom = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
+            bn.running_mean.mul_(1 - mom).add_(mean, alpha=mom)
+            bn.running_var.mul_(1 - mom).add_(var * (E / (E - 1)), alpha=mom)
+    return s
