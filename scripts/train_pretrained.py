@@ -44,7 +44,7 @@ def main(argv=None):
         card = dict(name=name, description=spec['description'], config=run.config.to_dict(),
                     metrics={s: run.metrics[s] for s in ('val', 'test')},
                     epochs=run.metrics['epochs'], train_size=run.metrics['train_size'], seconds=run.metrics['seconds'],
-                    trained=datetime.date.today().isoformat(), torch=torch.__version__, machine=platform.machine(),
+                    trained=datetime.date.today().isoformat(), torch=str(torch.__version__), machine=platform.machine(),
                     threads=torch.get_num_threads())
         card['config']['run_dir'] = None
         (OUT / f'{name}.yaml').write_text(yaml.safe_dump(card, sort_keys=False))
