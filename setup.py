@@ -34,7 +34,7 @@ setuptools.setup(
     ],
     python_requires='>=' + cfg['min_python'],
     packages=setuptools.find_packages(include=['molcryst', 'molcryst.*']),
-    package_data={'molcryst': ['data/*.npz', 'data/*.json', 'data/pretrained/*.ckpt', 'data/pretrained/*.yaml']},
+    package_data={'molcryst': ['data/*.npz', 'data/*.json', 'data/*.yaml', 'data/pretrained/*.ckpt', 'data/pretrained/*.yaml']},
     include_package_data=True,
     install_requires=requirements,
     extras_require={'dev': dev_requirements},
