@@ -2,7 +2,7 @@
 PY ?= .venv/bin/python
 BIN ?= .venv/bin
 
-.PHONY: export clean readme test docs bench
+.PHONY: export clean readme test docs html screenshots sidebar wheel bench
 export:            ## notebooks -> molcryst/ modules
 	$(BIN)/nbdev_export
 clean:             ## strip notebook metadata (outputs stay: they are the docs)
@@ -13,7 +13,17 @@ readme:            ## execute nbs/index.ipynb and regenerate README.md from it
 	$(PY) scripts/make_readme.py
 test:
 	bash scripts/test.sh
-docs:              ## processed notebooks for Quarto (`quarto render _proc` where Quarto is installed)
-	$(BIN)/nbdev_proc_nbs
+sidebar:           ## nbs/sidebar.yml from the notebooks in nbs/ (chapter order) and colab/
+	$(PY) scripts/render_docs.py --sidebar
+html:              ## execute the notebooks, render the static site to _docs/html (PAGES="index 10_train": a subset; FORCE=1: re-execute)
+	$(PY) scripts/render_docs.py $(PAGES) $(if $(FORCE),--force)
+screenshots:       ## html, then a headless-Chromium screenshot of each page in _docs/screenshots
+	$(PY) scripts/render_docs.py $(PAGES) $(if $(FORCE),--force) --screenshots _docs/screenshots
+docs:              ## executed, nbdev-processed pages in _proc/ (the html target's), then the Quarto site in _docs/site where Quarto is installed
+	$(PY) scripts/render_docs.py $(PAGES) $(if $(FORCE),--force)
+	@if command -v quarto >/dev/null 2>&1; then cd _proc && quarto render && rm -rf ../_docs/site && mv _docs ../_docs/site; \
+	else echo "Quarto is not installed: _proc/ is ready for 'cd _proc && quarto render'; the static site is _docs/html/index.html"; fi
+wheel:             ## build the wheel into dist/ (carries the pretrained checkpoints and data files)
+	$(PY) -m pip wheel --no-deps -w dist .
 bench:
 	$(PY) benchmarks/featurize.py

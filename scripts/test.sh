@@ -3,6 +3,12 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 export MPLBACKEND=Agg
+# headless Chromium for the docs screenshots (tests/test_docs.py skips those without it): Debian's package, when root
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ -z "${MOLCRYST_NO_APT:-}" ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; } \
+    || echo "could not install chromium: the docs screenshot tests will be skipped"
+fi
 echo "== nbdev_test (notebooks) =="
 nbdev_test --path nbs --n_workers 2
 echo "== pytest (tests/) =="

@@ -1,0 +1,138 @@
+"""The docs site: nbs/sidebar.yml lists every notebook once in chapter order; the index, training-study,
+explanation-study and an API page are executed, processed by nbdev and rendered to HTML by scripts/render_docs.py,
+then opened in headless Chromium (screenshots) and checked for figures, tables and navigation.
+
+The pages are executed the way `make html` does, with the environment's molcryst cache (as nbdev_test does; in CI
+`.ci/run` points it into the checkout), and the studies with small parameters."""
+import os, re, shutil, sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / 'scripts'))
+import render_docs  # noqa: E402
+
+CHAPTERS = render_docs.chapters()
+STEMS = [c['stem'] for c in CHAPTERS]
+# small parameters: the studies' structure (sections, figures, tables) at a fraction of their default cost
+PARAMS = {'10_train': dict(limit=200, epochs=2),
+          '30_explain': dict(backbones=['schnet', 'physnet'], split=[100, 20, 40], epochs=1, max_minutes=0.2,
+                             umap_fraction=0.002)}
+
+
+def test_sidebar_is_current_and_in_chapter_order():
+    assert render_docs.main(['--check-sidebar']) == 0, 'run: python scripts/render_docs.py --sidebar'
+    side = yaml.safe_load((ROOT / 'nbs' / 'sidebar.yml').read_text())['website']['sidebar']['contents']
+    listed = [x for item in side for x in ([item] if isinstance(item, str) else item['contents']) if isinstance(x, str)]
+    assert sorted(listed) == sorted(p.name for p in (ROOT / 'nbs').glob('*.ipynb')), 'every notebook once'
+    assert listed[0] == 'index.ipynb'
+    nums = [int(re.match(r'\d+', s).group()) for s in listed[1:]]
+    assert nums == sorted(nums), 'chapter numbers in order'
+    for a, b in zip(listed[1:], listed[2:]):     # within a chapter number, API chapters come before the study
+        if re.match(r'\d+', a).group() == re.match(r'\d+', b).group():
+            assert not (not render_docs._is_api(ROOT / 'nbs' / a) and render_docs._is_api(ROOT / 'nbs' / b)), (a, b)
+    sections = [item['section'] for item in side if isinstance(item, dict)]
+    assert sections[:3] == ['Data', 'Models', 'Training'] and sections[-1] == 'Colab tutorials'
+
+
+def test_quarto_config_for_nbdev():
+    q = yaml.safe_load((ROOT / 'nbs' / '_quarto.yml').read_text())
+    assert q['project']['type'] == 'website' and {'nbdev.yml', 'sidebar.yml'} <= set(q['metadata-files'])
+    assert (ROOT / 'nbs' / q['format']['html']['css']).exists()
+    assert not (ROOT / '_quarto.yml').exists(), 'nbdev reads nbs/_quarto.yml; a second one at the root would be ignored'
+
+
+def test_page_names_are_unique_and_nbdev_doc_links_resolve():
+    pages = [c['page'] for c in CHAPTERS]
+    assert len(pages) == len(set(pages))
+    from nbdev.doclinks import _nbpath2html
+    for c in CHAPTERS:
+        if c['api']: assert c['page'] == _nbpath2html(c['path']).name, c['stem']   # where nbdev's links point
+    from molcryst._modidx import d
+    linked = {v[0].split('#')[0] for mod in d['syms'].values() for v in mod.values()}
+    assert linked <= set(pages), f'doc links to pages that do not exist: {linked - set(pages)}'
+
+
+def _chromium_or_skip():
+    if render_docs.chromium() is None:
+        pytest.skip('no chromium on PATH (Debian: apt-get install chromium; scripts/test.sh installs it when run as root)')
+
+
+@pytest.fixture(scope='module')
+def site(tmp_path_factory):
+    pytest.importorskip('papermill')
+    names = ['index', '10b_pretrained', '10_train'] + (['30_explain'] if '30_explain' in STEMS else [])
+    tmp = tmp_path_factory.mktemp('docs')
+    out = render_docs.build(names, {k: v for k, v in PARAMS.items() if k in names}, html_dir=tmp / 'html',
+                            proc_dir=tmp / 'proc', exec_dir=tmp / 'executed', work_dir=tmp / 'work', log=lambda *a: None)
+    return tmp, out
+
+
+def _html(site, stem):
+    if stem not in site[1]: pytest.skip(f'nbs/{stem}.ipynb does not exist yet')
+    return site[1][stem].read_text()
+
+
+def _check_nav(html, page):
+    for c in CHAPTERS:                                            # a link to every chapter, in the sidebar
+        assert f'href="{c["page"]}"' in html, f'{page}: no link to {c["page"]}'
+    assert re.search(rf'<a class="mc-current"[^>]*href="{re.escape(page)}"', html), 'the current page is marked'
+    assert 'class="mc-pager"' in html
+    assert not re.search(r'#\|\s*(hide|export|default_exp)', html), 'nbdev directives never reach the page'
+
+
+def _images(html): return re.findall(r'<img[^>]+src="data:image/png;base64,[A-Za-z0-9+/=]{2000,}', html)
+
+
+def test_index_page(site):
+    html = _html(site, 'index')
+    _check_nav(html, 'index.html')
+    text = re.sub(r'<[^>]+>', '', html)                           # without the syntax highlighting's spans
+    assert 'bash scripts/main.sh' in text and 'bash scripts/test.sh' in text
+    assert html.count('<table') >= 3, 'the backbone table, "What works today" and "Where things are"'
+    assert "os.environ.setdefault('MOLCRYST_CACHE'" not in html, 'the hidden cell stays hidden'
+    assert 'GraphDataset(qm9: 1000 structures' in html, 'executed: the 30-second example shows its output'
+
+
+def test_api_page_has_signature_tables(site):
+    html = _html(site, '10b_pretrained')
+    _check_nav(html, 'pretrained.html')
+    assert re.search(r'<h3[^>]*>load', html) and 'Details' in html, 'show_doc tables of the exported functions'
+    assert '{target="_blank"' not in html, "Quarto's link attributes are turned into HTML"
+
+
+def test_training_page(site):
+    html = _html(site, '10_train')
+    _check_nav(html, 'train.html')
+    assert len(_images(html)) >= 1, 'learning curves and parity plot'
+    assert '<table' in html and 'MAE' in html, 'metrics table'
+    assert re.search(r'<h1[^>]*>Training study', html)
+
+
+def test_explanation_page(site):
+    html = _html(site, '30_explain')
+    page = next(c['page'] for c in CHAPTERS if c['stem'] == '30_explain')
+    _check_nav(html, page)
+    assert len(_images(html)) >= 2, 'Grad-CAM drawings, UMAP, ROGI figure'
+    assert html.count('<table') >= 2
+
+
+@pytest.mark.parametrize('stem', ['index', '10_train', '30_explain'])
+def test_screenshot(site, stem):
+    _chromium_or_skip()
+    if stem not in site[1]: pytest.skip(f'nbs/{stem}.ipynb does not exist yet')
+    import numpy as np
+    from PIL import Image
+    png = render_docs.screenshot(site[1][stem], site[0] / 'screenshots' / f'{stem}.png', size=(1280, 2000))
+    keep = os.environ.get('MOLCRYST_DOCS_SCREENSHOTS')            # a folder to keep them in, for a person to look at
+    if keep: Path(keep).mkdir(parents=True, exist_ok=True); shutil.copy(png, Path(keep) / png.name)
+    im = Image.open(png).convert('RGB')
+    assert im.size == (1280, 2000)
+    a = np.asarray(im).astype(int)
+    side, content = a[:1200, :260], a[:, 300:]
+    accent = (np.abs(side - [44, 111, 187]).max(-1) < 12).sum()
+    assert accent > 500, 'the sidebar is drawn, with the current page highlighted'
+    ink = (content.sum(-1) < 600).mean()
+    assert ink > 0.01, f'the content area has text and figures ({ink:.3%} dark pixels)'
