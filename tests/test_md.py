@@ -1,0 +1,138 @@
+"`molcryst md` and `run_md` the way they fail in practice: a process killed mid-run, a blow-up, bad input."
+import os, signal, subprocess, sys, time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from ase.io import Trajectory, write
+
+from molcryst.cli import main
+from molcryst.md import MolcrystCalculator, molecule_atoms, read_frames, run_md
+
+MODEL = 'et-ethanol-xtb'
+SAVE = 5        # steps between frames in these tests
+DT = 0.25       # fs
+
+
+def _steps(path): return [a.info['md_step'] for a in read_frames(path)]
+
+
+def _n_frames(path):
+    try:
+        with Trajectory(path) as t: return len(t)
+    except Exception: return 0          # not yet written, or the header being written
+
+
+@pytest.fixture
+def ethanol_xyz(tmp_path):
+    p = tmp_path / 'ethanol.xyz'
+    write(p, molecule_atoms('ethanol'))
+    return p
+
+
+def test_kill9_then_resume_loses_and_repeats_nothing(tmp_path, ethanol_xyz):
+    "SIGKILL an MD process mid-run, resume it: every frame once, the old frames untouched, the same path as an unbroken run."
+    traj = tmp_path / 'md.traj'
+    args = ['md', MODEL, str(ethanol_xyz), '--steps', '20000', '--timestep', str(DT), '--out', str(traj),
+            '--save-every', str(SAVE), '--log-every', str(SAVE), '--threads', '1', '-q']
+    code = f'import sys; from molcryst.cli import main; sys.exit(main({args!r}))'
+    proc = subprocess.Popen([sys.executable, '-c', code], env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        t0 = time.time()
+        while _n_frames(traj) < 12:                    # let it write some frames, then kill it while it is writing more
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            assert time.time() - t0 < 240, 'the MD subprocess wrote no frames in 4 minutes'
+            time.sleep(0.05)
+        time.sleep(0.3)
+    finally:
+        proc.send_signal(signal.SIGKILL); proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    before = read_frames(traj)                           # a readable file after the kill
+    steps_before = [a.info['md_step'] for a in before]
+    assert steps_before == list(range(0, SAVE * len(before), SAVE))
+    last = steps_before[-1]
+    total = last + 10 * SAVE                             # resume past the kill point
+    threads = torch.get_num_threads()
+    try:
+        assert main(args[:3] + ['--steps', str(total)] + args[5:] + ['--resume']) == 0   # --threads 1, as the killed run
+        after = read_frames(traj)
+        ref = run_md(molecule_atoms(ethanol_xyz), MolcrystCalculator(MODEL), steps=total, timestep_fs=DT, temperature_K=300,
+                     trajectory=tmp_path / 'ref.traj', save_every=SAVE, log_every=SAVE, progress=False)
+    finally: torch.set_num_threads(threads)
+    assert [a.info['md_step'] for a in after] == list(range(0, total + 1, SAVE))   # no frame lost, none twice
+    for a, b in zip(before, after): np.testing.assert_array_equal(a.positions, b.positions)
+    log = pd.read_csv(traj.with_suffix('.csv'))
+    assert log.step.tolist() == list(range(0, total + 1, SAVE))
+    # the same path as a run that was never interrupted (NVE is deterministic given positions and momenta)
+    np.testing.assert_allclose(np.array([a.positions for a in after]), np.array([a.positions for a in ref.frames()]), atol=1e-4)
+    np.testing.assert_allclose(log.etot.to_numpy(), ref.log.etot.to_numpy(), atol=1e-4)
+
+
+def test_cli_md_writes_frames_and_log(tmp_path, ethanol_xyz, capsys):
+    out = tmp_path / 'eth.traj'
+    assert main(['md', MODEL, str(ethanol_xyz), '--steps', '40', '--timestep', '0.5', '--out', str(out), '-q', '--log-every', '20']) == 0
+    text = capsys.readouterr().out
+    assert 'steps/s' in text and 'energy drift' in text and str(out) in text
+    assert _steps(out) == list(range(0, 41, 10))
+    fr = read_frames(out)
+    assert all(np.isfinite(a.get_potential_energy()) for a in fr) and fr[-1].get_forces().shape == (9, 3)
+    assert pd.read_csv(out.with_suffix('.csv')).step.tolist() == [0, 20, 40]
+    # a finished run resumed to the same length does nothing; to a longer one it appends
+    assert main(['md', MODEL, str(ethanol_xyz), '--steps', '40', '--timestep', '0.5', '--out', str(out), '-q', '--resume']) == 0
+    assert _steps(out) == list(range(0, 41, 10))
+    assert main(['md', MODEL, str(ethanol_xyz), '--steps', '60', '--timestep', '0.5', '--out', str(out), '-q', '--resume']) == 0
+    assert _steps(out) == list(range(0, 61, 10))
+
+
+def test_cli_md_blowup_is_a_clear_error_and_keeps_frames(tmp_path, ethanol_xyz, capsys):
+    out = tmp_path / 'bad.traj'
+    rc = main(['md', MODEL, str(ethanol_xyz), '--steps', '500', '--timestep', '5', '--temperature', '500', '--out', str(out),
+               '--save-every', '1', '-q'])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.count('\n') == 0, err
+    assert 'MD blew up at step' in err and 'the trajectory keeps' in err and str(out) in err
+    steps = _steps(out)
+    assert steps == list(range(len(steps))) and 0 < len(steps) < 500
+    assert all(np.isfinite(a.positions).all() for a in read_frames(out))
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['md', 'no-such-model.ckpt', 'ethanol'], 'no such checkpoint file'),
+    (['md', MODEL, 'not/a/file.xyz'], 'not/a/file.xyz: structures:'),
+    (['md', MODEL, 'ethanol', '--steps', '-5'], 'steps must be an integer'),
+    (['md', MODEL, 'ethanol', '--timestep', '0'], 'timestep_fs must be a positive number'),
+    (['md', MODEL, 'ethanol', '--thermostat', 'langevin', '--temperature', '0'], 'needs temperature_K > 0'),
+])
+def test_cli_md_bad_input(tmp_path, argv, message, capsys):
+    rc = main(argv + ['--out', str(tmp_path / 'x.traj'), '-q'])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and message in err and err.count('\n') == 0, err
+
+
+def test_cli_md_refuses_to_clobber_and_to_mix_runs(tmp_path, capsys):
+    out = tmp_path / 'eth.traj'
+    assert main(['md', MODEL, 'ethanol', '--steps', '10', '--timestep', '0.5', '--out', str(out), '-q']) == 0
+    capsys.readouterr()
+    assert main(['md', MODEL, 'ethanol', '--steps', '20', '--out', str(out), '-q']) == 2
+    assert 'already holds a trajectory' in capsys.readouterr().err
+    assert main(['md', MODEL, 'ethanol', '--steps', '20', '--timestep', '0.1', '--out', str(out), '-q', '--resume']) == 2
+    assert 'the run used 0.5 fs' in capsys.readouterr().err
+    assert main(['md', MODEL, 'CO', '--steps', '20', '--timestep', '0.5', '--out', str(out), '-q', '--resume']) == 2
+    assert 'are not those given' in capsys.readouterr().err
+    out.write_bytes(b'garbage, not a trajectory')
+    assert main(['md', MODEL, 'ethanol', '--steps', '20', '--timestep', '0.5', '--out', str(out), '-q', '--resume']) == 2
+    assert 'not a readable ASE trajectory' in capsys.readouterr().err
+    assert main(['md', MODEL, 'ethanol', '--steps', '10', '--timestep', '0.5', '--out', str(out), '-q', '--overwrite']) == 0
+    assert _steps(out) == [0, 10]
+
+
+def test_calculator_relaxes_ethanol_with_ase_optimizer():
+    "Any ASE tool works with the calculator: BFGS finds a minimum of the model's energy."
+    from ase.optimize import BFGS
+    a = molecule_atoms('ethanol'); a.rattle(0.05, seed=0)
+    a.calc = MolcrystCalculator(MODEL, dtype=torch.float64)
+    e0 = a.get_potential_energy()
+    assert BFGS(a, logfile=None).run(fmax=0.02, steps=200)
+    assert np.linalg.norm(a.get_forces(), axis=1).max() < 0.02 and a.get_potential_energy() < e0
