@@ -33,7 +33,7 @@ setuptools.setup(
         'Topic :: Scientific/Engineering :: Chemistry',
     ],
     python_requires='>=' + cfg['min_python'],
-    packages=setuptools.find_packages(include=['molcryst', 'molcryst.*']),
+    packages=setuptools.find_namespace_packages(include=['molcryst', 'molcryst.*']),  # data folders too (setuptools warns otherwise)
     package_data={'molcryst': ['data/*.npz', 'data/*.json', 'data/*.yaml', 'data/pretrained/*.ckpt', 'data/pretrained/*.yaml']},
     include_package_data=True,
     install_requires=requirements,

@@ -5,6 +5,7 @@
     python scripts/render_docs.py index 10_train         # a subset (the sidebar still links every page)
     python scripts/render_docs.py -p 10_train:limit=300  # a papermill parameter for one page (value read as YAML)
     python scripts/render_docs.py --no-execute           # the outputs stored in the notebooks (as nbdev_proc_nbs)
+    python scripts/render_docs.py --rerender             # the executed copies as they are (after a template change)
     python scripts/render_docs.py --screenshots _docs/screenshots   # and a headless-Chromium PNG of each page
     python scripts/render_docs.py --sidebar              # only write nbs/sidebar.yml (chapter order)
     python scripts/render_docs.py --check-sidebar        # exit 1 when nbs/sidebar.yml is out of date
@@ -123,6 +124,22 @@ def write_nbdev_yml():
 
 # ---------------------------------------------------------------------------------------------------- execute
 
+_SHOW_DOC = """#| hide
+from nbdev.showdoc import show_doc as _nbdev_show_doc
+def show_doc(sym, *args, **kwargs):
+    "nbdev's show_doc; when an annotation names something defined further down the notebook, the exported object's."
+    try: return _nbdev_show_doc(sym, *args, **kwargs)
+    except NameError:
+        import functools, importlib
+        if not '{module}': raise
+        obj = functools.reduce(getattr, sym.__qualname__.split('.'), importlib.import_module('{module}'))
+        return _nbdev_show_doc(obj, *args, **kwargs)"""
+
+def _lib_name()->str:
+    from configparser import ConfigParser
+    cfg = ConfigParser(delimiters=['=']); cfg.read(ROOT / 'settings.ini', encoding='utf-8')
+    return cfg['DEFAULT']['lib_name']
+
 def _test_flags()->list[str]:
     from configparser import ConfigParser
     cfg = ConfigParser(delimiters=['=']); cfg.read(ROOT / 'settings.ini', encoding='utf-8')
@@ -142,7 +159,9 @@ def _with_show_docs(src:Path, dst:Path)->dict:
     rest = list(orig)
     if rest: raise RuntimeError(f'{src.name}: nbdev dropped {len(rest)} cell(s) while adding show_doc cells')
     if any(getattr(c, 'has_sd', False) for c in probe.cells):
-        cells.insert(1 if cells and cells[0].cell_type == 'markdown' else 0, mk_cell('#| hide\nfrom nbdev.showdoc import show_doc'))
+        m = next((re.search(r'^#\|\s*default_exp\s+(\S+)', c.source, re.M) for c in nb.cells
+                  if c.cell_type == 'code' and re.search(r'^#\|\s*default_exp\s', c.source, re.M)), None)
+        cells.insert(1 if cells and cells[0].cell_type == 'markdown' else 0, mk_cell(_SHOW_DOC.format(module=f"{_lib_name()}.{m.group(1)}" if m else '')))
     nb.cells = cells
     flags, skipped = _test_flags(), {}
     for k, c in enumerate(nb.cells):       # nbformat 4.5 wants ids on new cells
@@ -155,16 +174,20 @@ def _with_show_docs(src:Path, dst:Path)->dict:
     write_nb(nb, dst)
     return skipped
 
-EXEC_VERSION = 2   # bump when the staging of notebooks (`_with_show_docs`) changes: executed copies are then stale
+EXEC_VERSION = 3   # bump when the staging of notebooks (`_with_show_docs`) changes: executed copies are then stale
 
 def _digest(path:Path, params:dict)->str:
     return hashlib.sha256(path.read_bytes() + json.dumps([params, EXEC_VERSION], sort_keys=True).encode()).hexdigest()[:16]
 
-def execute(ch:dict, out_dir:Path, work_dir:Path, params:dict, force:bool=False, timeout:int=1800, log=print)->Path:
+def execute(ch:dict, out_dir:Path, work_dir:Path, params:dict, force:bool=False, timeout:int=1800, log=print,
+            rerender:bool=False)->Path:
     "Run one notebook under papermill into `out_dir/<stem>.ipynb`; reuse an earlier run with the same source and parameters."
     import nbformat, papermill as pm
     dst = out_dir / f"{ch['stem']}.ipynb"
     digest = _digest(ch['path'], params)
+    if rerender and dst.exists() and not force:
+        log(f"  {ch['stem']}: rendering the executed copy as it is (--rerender)")
+        return dst
     if dst.exists() and not force:
         meta = nbformat.read(dst, as_version=4).metadata.get('molcryst_docs', {})
         if meta.get('digest') == digest:
@@ -374,7 +397,7 @@ def _params(items:list[str], chs:list[dict])->dict:
 
 def build(names=(), params:dict|None=None, execute_nbs:bool=True, force:bool=False, html_dir:Path=ROOT / '_docs' / 'html',
           proc_dir:Path=ROOT / '_proc', exec_dir:Path=ROOT / '_docs' / 'executed', work_dir:Path=ROOT / '_docs' / 'work',
-          screenshots:Path|None=None, timeout:int=1800, log=print)->dict:
+          screenshots:Path|None=None, timeout:int=1800, log=print, rerender:bool=False)->dict:
     "Execute, process and render the named notebooks (all when none); returns {stem: html path}."
     chs = chapters()
     todo = _select(chs, list(names))
@@ -392,7 +415,8 @@ def build(names=(), params:dict|None=None, execute_nbs:bool=True, force:bool=Fal
         for ch in todo:
             t = time.perf_counter()
             try:
-                src = execute(ch, exec_dir, work_dir, params.get(ch['stem'], {}), force, timeout, log) if execute_nbs else ch['path']
+                src = (execute(ch, exec_dir, work_dir, params.get(ch['stem'], {}), force, timeout, log, rerender)
+                       if execute_nbs else ch['path'])
                 proc = process(src, proc_dir / ch['path'].name, ch['page'], executed=execute_nbs)
                 out[ch['stem']] = render_html(proc, html_dir / ch['page'], ch, chs, tutorials, rendered)
                 if screenshots is not None: screenshot(out[ch['stem']], screenshots / f"{ch['page'][:-5]}.png")
@@ -411,6 +435,7 @@ def main(argv=None):
     ap.add_argument('-p', '--param', action='append', default=[], metavar='NB:NAME=VALUE', help='papermill parameter for one notebook')
     ap.add_argument('--no-execute', action='store_true', help='render the outputs stored in the notebooks')
     ap.add_argument('--force', action='store_true', help='re-execute even when an executed copy is current')
+    ap.add_argument('--rerender', action='store_true', help='render the executed copies in _docs/executed as they are (template changes)')
     ap.add_argument('--out', type=Path, default=ROOT / '_docs' / 'html', help='HTML folder (default _docs/html)')
     ap.add_argument('--proc', type=Path, default=ROOT / '_proc', help='processed notebooks for Quarto (default _proc)')
     ap.add_argument('--work', type=Path, default=ROOT / '_docs' / 'work', help="notebooks' working directory")
@@ -428,7 +453,7 @@ def main(argv=None):
     chs = chapters()
     t = time.perf_counter()
     out = build(a.notebooks, _params(a.param, chs), not a.no_execute, a.force, a.out, a.proc, ROOT / '_docs' / 'executed',
-                a.work, a.screenshots, a.timeout)
+                a.work, a.screenshots, a.timeout, rerender=a.rerender)
     print(f"{len(out)} page(s) in {a.out} ({time.perf_counter() - t:.0f} s); open {a.out / 'index.html'}")
     return 0
 
