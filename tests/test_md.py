@@ -32,7 +32,7 @@ def ethanol_xyz(tmp_path):
     return p
 
 
-def test_kill9_then_resume_loses_and_repeats_nothing(tmp_path, ethanol_xyz):
+def test_kill9_then_resume_loses_and_repeats_nothing(tmp_path, ethanol_xyz, capsys):
     "SIGKILL an MD process mid-run, resume it: every frame once, the old frames untouched, the same path as an unbroken run."
     traj = tmp_path / 'md.traj'
     args = ['md', MODEL, str(ethanol_xyz), '--steps', '20000', '--timestep', str(DT), '--out', str(traj),
@@ -45,6 +45,10 @@ def test_kill9_then_resume_loses_and_repeats_nothing(tmp_path, ethanol_xyz):
             assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
             assert time.time() - t0 < 240, 'the MD subprocess wrote no frames in 4 minutes'
             time.sleep(0.05)
+        # while it runs, a second writer of the same trajectory is refused (and touches nothing)
+        assert main(args[:3] + ['--steps', '100'] + args[5:] + ['--resume']) == 2
+        assert 'being written by another run' in capsys.readouterr().err
+        assert proc.poll() is None
         time.sleep(0.3)
     finally:
         proc.send_signal(signal.SIGKILL); proc.wait()
