@@ -29,7 +29,7 @@ def qm9_runs(a):
     for backbone in a.backbones.split(','):
         for target in a.targets.split(','):
             cfg = TrainConfig(dataset='qm9', targets=[target], backbone=backbone, cutoff=5.0, split=[110000, 10000, None],
-                              batch_size=a.batch_size, epochs=10_000, optimizer='adamw', learning_rate=a.lr,
+                              batch_size=a.batch_size, epochs=200, optimizer='adamw', learning_rate=a.lr,
                               scheduler='plateau', max_minutes=a.minutes, run_dir=str(RESULTS / f'qm9-{target}-{backbone}'))
             print(f'== {backbone} on {target}: {a.minutes} min', flush=True)
             run = fit(cfg, resume=a.resume, overwrite=not a.resume, progress=False)
@@ -47,7 +47,7 @@ def qm9_runs(a):
 def coremof_run(a):
     from molcryst.training import TrainConfig, fit
     cfg = TrainConfig(dataset='coremof', targets=['AV_VF'], backbone='cgcnn', cutoff=8.0, dataset_kwargs=dict(max_atoms=500),
-                      batch_size=64, epochs=10_000, learning_rate=1e-3, scheduler='plateau', max_minutes=a.mof_minutes,
+                      batch_size=64, epochs=200, learning_rate=1e-3, scheduler='plateau', max_minutes=a.mof_minutes,
                       run_dir=str(RESULTS / 'coremof-vf-cgcnn'))
     run = fit(cfg, resume=a.resume, overwrite=not a.resume, progress=False)
     m = run.metrics['test']['AV_VF']

@@ -1,9 +1,12 @@
 """Train the small checkpoints shipped in `molcryst/data/pretrained/` and write their cards.
 
     python scripts/train_pretrained.py [NAME ...] [--minutes M] [--resume]
+    python scripts/train_pretrained.py NAME --from-run DIR      # export a finished run of the same config
 
 Each model is trained with `molcryst.training.fit` from the config below (recorded in the card with the test
 metrics), then exported without optimizer state. Runs go to `runs/pretrained/<name>`; `--resume` continues one.
+`--from-run` exports a run made elsewhere (e.g. by `benchmarks/accuracy.py`) after checking that its config equals
+the one below in every field but the folder and the time budget.
 """
 import argparse, datetime, json, platform
 from pathlib import Path
@@ -11,7 +14,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from molcryst.training import TrainConfig, fit, export_checkpoint
+from molcryst.training import TrainConfig, fit, export_checkpoint, read_history
 
 OUT = Path(__file__).resolve().parents[1] / 'molcryst' / 'data' / 'pretrained'
 
@@ -28,17 +31,34 @@ MODELS = {
                     optimizer='adamw', learning_rate=1e-3, scheduler='plateau', max_minutes=20)),
 }
 
+def finished_run(run_dir:Path, spec:dict):
+    "A finished run's config, metrics and best checkpoint, after checking that it was trained from `spec`'s config."
+    from types import SimpleNamespace
+    cfg = TrainConfig.from_yaml(run_dir / 'config.yaml')
+    want = TrainConfig.from_dict(spec['config']).to_dict()
+    diff = {k: (v, want[k]) for k, v in cfg.to_dict().items() if k not in ('run_dir', 'max_minutes') and v != want[k]}
+    if diff: raise SystemExit(f'{run_dir}/config.yaml differs from the model\'s config: ' + ', '.join(f'{k}: {v!r} (want {w!r})' for k, (v, w) in diff.items()))
+    best = run_dir / 'checkpoints' / 'best.ckpt'
+    metrics = json.loads((run_dir / 'metrics.json').read_text())
+    if best.stat().st_mtime > (run_dir / 'metrics.json').stat().st_mtime:
+        raise SystemExit(f'{best} is newer than {run_dir}/metrics.json: the run did not finish; resume it first')
+    return SimpleNamespace(config=cfg, metrics=metrics, best_checkpoint=best, history=read_history(run_dir))
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('names', nargs='*', default=list(MODELS))
     p.add_argument('--minutes', type=float, default=None, help='override the time budget of each model')
     p.add_argument('--resume', action='store_true')
+    p.add_argument('--from-run', type=Path, default=None, help='export this finished run instead of training (one NAME)')
     a = p.parse_args(argv)
+    if a.from_run and len(a.names) != 1: p.error('--from-run takes exactly one NAME')
     for name in a.names:
         spec = MODELS[name]
-        cfg = dict(spec['config'], run_dir=f'runs/pretrained/{name}')
-        if a.minutes: cfg['max_minutes'] = a.minutes
-        run = fit(TrainConfig.from_dict(cfg), resume=a.resume, overwrite=not a.resume, progress=False)
+        if a.from_run: run = finished_run(a.from_run, spec)
+        else:
+            cfg = dict(spec['config'], run_dir=f'runs/pretrained/{name}')
+            if a.minutes: cfg['max_minutes'] = a.minutes
+            run = fit(TrainConfig.from_dict(cfg), resume=a.resume, overwrite=not a.resume, progress=False)
         OUT.mkdir(parents=True, exist_ok=True)
         export_checkpoint(run.best_checkpoint, OUT / f'{name}.ckpt', run.metrics)
         card = dict(name=name, description=spec['description'], config=run.config.to_dict(),
