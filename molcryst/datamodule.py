@@ -120,13 +120,26 @@ def default_num_workers()->int:
     return 0 if n <= 2 else min(4, n - 1)
 
 class EpochSampler(torch.utils.data.Sampler):
-    "A shuffling sampler whose order depends only on `(seed, epoch)`: a run resumed mid-way sees the batches an uninterrupted run would."
-    def __init__(self, n:int, seed:int=0): self.n, self.seed, self.epoch = n, seed, 0
+    """A shuffling sampler whose order depends only on `(seed, epoch)`: a run resumed mid-way sees the batches an uninterrupted run would.
+    Epochs are consecutive `epoch_size` slices of a stream of shuffles (shuffle `p` seeded by `(seed, p)`), so an epoch
+    smaller than the set still visits every structure once before any is repeated; by default an epoch is one shuffle."""
+    def __init__(self, n:int, seed:int=0, epoch_size:int|None=None):
+        self.n, self.seed, self.epoch = n, seed, 0
+        self.size = n if epoch_size is None else int(epoch_size)
+        if self.size < 1: raise ValueError(f'epoch_size must be ≥ 1, got {epoch_size!r}')
     def set_epoch(self, epoch:int): self.epoch = epoch        # Lightning calls this before every epoch
-    def __len__(self): return self.n
+    def __len__(self): return self.size if self.n else 0
+    def _shuffle(self, p:int)->list:
+        g = torch.Generator().manual_seed(self.seed * 100_003 + p)
+        return torch.randperm(self.n, generator=g).tolist()
     def __iter__(self):
-        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        return iter(torch.randperm(self.n, generator=g).tolist())
+        if not self.n: return iter([])
+        p, off = divmod(self.epoch * self.size, self.n)
+        out = []
+        while len(out) < self.size:
+            out += self._shuffle(p)[off:off + self.size - len(out)]
+            p, off = p + 1, 0
+        return iter(out)
 
 class GraphDataModule(L.LightningDataModule):
     "Splits, target statistics and loaders for one `GraphDataset`."
@@ -141,6 +154,7 @@ class GraphDataModule(L.LightningDataModule):
                  num_workers:int|None=None,
                  dataset_kwargs:dict|None=None,   # options for `load_dataset` when `dataset` is a name
                  shuffle_seed:int|None=None,      # seed of the training order (default: `seed`)
+                 epoch_size:int|None=None,        # training structures per epoch (default: the training split)
                 ):
         super().__init__()
         self.dataset = load_dataset(dataset, **(dataset_kwargs or {})) if isinstance(dataset, str) else dataset
@@ -148,6 +162,7 @@ class GraphDataModule(L.LightningDataModule):
         self.targets = list(self.dataset.targets)
         self.split, self.seed, self.batch_size = split, seed, batch_size
         self.shuffle_seed = seed if shuffle_seed is None else shuffle_seed
+        self.epoch_size = epoch_size
         self.run_dir = Path(run_dir) if run_dir is not None else None
         if extensive is None:
             from molcryst.datasets import QM9_EXTENSIVE
@@ -179,7 +194,7 @@ class GraphDataModule(L.LightningDataModule):
     def subset(self, name:str): return torch.utils.data.Subset(self.dataset, self.idx[name].tolist())
     def _loader(self, name, shuffle):
         sub = self.subset(name)
-        return DataLoader(sub, batch_size=self.batch_size, sampler=EpochSampler(len(sub), self.shuffle_seed) if shuffle else None,
+        return DataLoader(sub, batch_size=self.batch_size, sampler=EpochSampler(len(sub), self.shuffle_seed, self.epoch_size) if shuffle else None,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
     def train_dataloader(self): return self._loader('train', True)
     def val_dataloader(self): return self._loader('val', False)

@@ -617,6 +617,7 @@ def plot_umap(Y,                        # [G, 2] or [G, 3] UMAP coordinates
     fig.update_traces(marker=dict(size=3 if d == 2 else 2))
     if html is not None:
         with atomic_write(html, 'w') as f: f.write(fig.to_html(include_plotlyjs=True, full_html=True))
+    fig_m = None
     if png is not None or ax is not None:
         if ax is None:
             fig_m = plt.figure(figsize=(5, 4))
@@ -628,6 +629,7 @@ def plot_umap(Y,                        # [G, 2] or [G, 3] UMAP coordinates
         ax.set_title(title, fontsize=9)
         if png is not None:
             with atomic_write(png, 'wb') as f: ax.figure.savefig(f, dpi=110, bbox_inches='tight', format='png')
+        if fig_m is not None: plt.close(fig_m)     # made only for the PNG: not shown again by the notebook backend
     return fig
 
 # %% ../nbs/30a_explain.ipynb

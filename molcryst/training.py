@@ -49,6 +49,7 @@ class TrainConfig:
     split_seed: int = 0               # seed of the split (kept fixed across an ensemble)
     batch_size: int = 32
     epochs: int = 30
+    epoch_size: int|None = None       # training structures per epoch (None: the whole training split); each epoch ends with validation
     optimizer: str = 'adamw'          # sgd (momentum 0.9), adam, adamw or lamb
     learning_rate: float = 5e-4
     weight_decay: float = 0.0
@@ -105,8 +106,8 @@ class TrainConfig:
         if bad: raise ConfigError(f"TrainConfig.loggers: unknown logger {bad[0]!r}; valid: {', '.join(LOGGERS)}")
         if self.targets is not None and (not self.targets or not all(isinstance(t, str) for t in self.targets)):
             raise ConfigError(f'TrainConfig.targets: need one or more target names, got {self.targets!r}')
-        for name, lo in (('batch_size', 1), ('epochs', 1), ('agb', 1), ('num_nodes', 1)):
-            if getattr(self, name) < lo: raise ConfigError(f'TrainConfig.{name}: must be ≥ {lo}, got {getattr(self, name)!r}')
+        for name, lo in (('batch_size', 1), ('epochs', 1), ('agb', 1), ('num_nodes', 1), ('epoch_size', 1)):
+            if getattr(self, name) is not None and getattr(self, name) < lo: raise ConfigError(f'TrainConfig.{name}: must be ≥ {lo}, got {getattr(self, name)!r}')
         for name in ('learning_rate', 'gradient_clip', 'cutoff', 'max_minutes'):
             v = getattr(self, name)
             if v is not None and not (v > 0 and math.isfinite(v)): raise ConfigError(f'TrainConfig.{name}: must be a positive number, got {v!r}')
@@ -482,7 +483,8 @@ def fit(config:TrainConfig|dict|str|Path|None=None, # a config, a dict of fields
     if cfg.cutoff is not None: ds_kw['cutoff'] = cfg.cutoff
     ds_kw.setdefault('progress', progress)
     dm = GraphDataModule(cfg.dataset, cfg.targets, cfg.split, seed=cfg.split_seed, batch_size=cfg.batch_size, run_dir=run_dir,
-                         extensive=cfg.extensive, num_workers=cfg.num_workers, dataset_kwargs=ds_kw, shuffle_seed=cfg.seed)
+                         extensive=cfg.extensive, num_workers=cfg.num_workers, dataset_kwargs=ds_kw, shuffle_seed=cfg.seed,
+                         epoch_size=cfg.epoch_size)
     created = not run_dir.exists()                            # the data and targets are valid: now the folder
     run_dir.mkdir(parents=True, exist_ok=True)
     try: dm.setup()
@@ -499,9 +501,12 @@ def fit(config:TrainConfig|dict|str|Path|None=None, # a config, a dict of fields
     model.scaler.load_state_dict(dm.scaler.state_dict())
     if rank0: cfg.to_yaml(run_dir / 'config.yaml')
     ckdir = run_dir / 'checkpoints'
-    ck_cb = ModelCheckpoint(dirpath=ckdir, filename='best', monitor='val_loss', mode='min', save_top_k=1, save_last=True,
+    ck_cb = ModelCheckpoint(dirpath=ckdir, filename='best', monitor='val_loss', mode='min', save_top_k=1,
                             enable_version_counter=False)
-    cbs = [ck_cb, *callbacks]
+    # last.ckpt after every epoch, whether or not validation improved (Lightning's save_last=True writes it only
+    # together with a new best, so a resumed run could lose every epoch since the last improvement)
+    last_cb = ModelCheckpoint(dirpath=ckdir, filename='last', save_top_k=1, enable_version_counter=False)
+    cbs = [ck_cb, last_cb, *callbacks]
     if cfg.early_stopping: cbs.append(EarlyStopping('val_loss', patience=cfg.early_stopping, mode='min'))
     with warnings.catch_warnings(), _quiet_lightning(progress):
         warnings.filterwarnings('ignore', message='.*(does not have many workers|Checkpoint directory .* exists|The number of training batches|is smaller than the logging interval|LeafSpec).*')

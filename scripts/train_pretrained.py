@@ -6,7 +6,8 @@
 Each model is trained with `molcryst.training.fit` from the config below (recorded in the card with the test
 metrics), then exported without optimizer state. Runs go to `runs/pretrained/<name>`; `--resume` continues one.
 `--from-run` exports a run made elsewhere (e.g. by `benchmarks/accuracy.py`) after checking that its config equals
-the one below in every field but the folder and the time budget.
+the one below in every field but the folder and the budget (`max_minutes`, `epochs`, `epoch_size`); the card
+records the run's own config.
 """
 import argparse, datetime, json, platform
 from pathlib import Path
@@ -31,12 +32,14 @@ MODELS = {
                     optimizer='adamw', learning_rate=1e-3, scheduler='plateau', max_minutes=20)),
 }
 
+BUDGET = ('run_dir', 'max_minutes', 'epochs', 'epoch_size')
+
 def finished_run(run_dir:Path, spec:dict):
     "A finished run's config, metrics and best checkpoint, after checking that it was trained from `spec`'s config."
     from types import SimpleNamespace
     cfg = TrainConfig.from_yaml(run_dir / 'config.yaml')
     want = TrainConfig.from_dict(spec['config']).to_dict()
-    diff = {k: (v, want[k]) for k, v in cfg.to_dict().items() if k not in ('run_dir', 'max_minutes') and v != want[k]}
+    diff = {k: (v, want[k]) for k, v in cfg.to_dict().items() if k not in BUDGET and v != want[k]}
     if diff: raise SystemExit(f'{run_dir}/config.yaml differs from the model\'s config: ' + ', '.join(f'{k}: {v!r} (want {w!r})' for k, (v, w) in diff.items()))
     best = run_dir / 'checkpoints' / 'best.ckpt'
     metrics = json.loads((run_dir / 'metrics.json').read_text())
