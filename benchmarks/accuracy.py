@@ -39,7 +39,7 @@ def qm9_runs(a):
                        graphs_per_s=round(statistics.median(h.train_graphs_per_s.dropna()), 1))
             for m in marks:
                 done = h[h.elapsed_s <= m * 60 + 1]
-                row[f'val MAE @{m:g} min'] = round(done[f'val_mae_{target}'].min(), 4) if len(done) else None
+                row[f'val MAE @{m:g} min'] = round(float(done[f'val_mae_{target}'].min()), 4) if len(done) else None
             row['test MAE'] = round(run.metrics['test'][target]['mae'], 4)
             row['goal'] = GOALS[target]; row['met'] = '✅' if row['test MAE'] <= GOALS[target] else '❌'
             rows.append(row); print(row, flush=True)
