@@ -216,7 +216,12 @@ class GraphModel(L.LightningModule):
     def _loss_fn(self, a, b): return F.mse_loss(a, b) if self.cfg.loss == 'mse' else F.l1_loss(a, b)
 
     # throughput and wall time per epoch, for budgets and benchmarks (validation excluded from graphs/s)
-    def on_fit_start(self): self._t_fit, self._t_epoch = time.perf_counter(), None
+    # elapsed_s counts the time of earlier sessions of a resumed run (kept in the checkpoint), so budgets and
+    # learning curves against wall time read on across a resume
+    def on_fit_start(self): self._t_fit, self._t_epoch = time.perf_counter() - getattr(self, '_elapsed_before', 0.0), None
+    def on_save_checkpoint(self, checkpoint):
+        if getattr(self, '_t_fit', None) is not None: checkpoint['molcryst_elapsed_s'] = float(time.perf_counter() - self._t_fit)
+    def on_load_checkpoint(self, checkpoint): self._elapsed_before = float(checkpoint.get('molcryst_elapsed_s', 0.0))
     def on_train_epoch_start(self): self._t_epoch, self._n_graphs, self._dt_train = time.perf_counter(), 0, None
     def on_train_batch_end(self, outputs, batch, batch_idx): self._n_graphs += int(batch.num_graphs)
     def on_validation_epoch_start(self):
