@@ -2,23 +2,6 @@
 import json, os, shutil, subprocess, sys
 from pathlib import Path
 
-NACL = """data_NaCl
-_cell_length_a 5.64
-_cell_length_b 5.64
-_cell_length_c 5.64
-_cell_angle_alpha 90
-_cell_angle_beta 90
-_cell_angle_gamma 90
-loop_
-_atom_site_label
-_atom_site_type_symbol
-_atom_site_fract_x
-_atom_site_fract_y
-_atom_site_fract_z
-Na1 Na 0 0 0
-Cl1 Cl 0.5 0.5 0.5
-"""
-
 
 MOLCRYST = shutil.which('molcryst', path=str(Path(sys.executable).parent)) or shutil.which('molcryst')
 
@@ -43,9 +26,8 @@ def test_data_qm9_json():
     assert Path(s['cache']).exists()
 
 
-def test_data_cif_folder(tmp_path):
-    (tmp_path / 'a.cif').write_text(NACL)
-    (tmp_path / 'id_prop.csv').write_text('a,1.5\n')
+def test_data_cif_folder(tmp_path, nacl_cif):
+    (tmp_path / 'id_prop.csv').write_text('nacl,1.5\n')
     r = run('data', 'cif', '--root', str(tmp_path), '--cutoff', '6', '-q')
     assert r.returncode == 0, r.stderr
     assert '1 structures (periodic)' in r.stdout

@@ -197,23 +197,6 @@ def test_unknown_backbone_layers_are_a_clear_error_and_registrable(monkeypatch):
 
 # ---- the command line -------------------------------------------------------------------------------------------
 
-NACL = """data_NaCl
-_cell_length_a 5.64
-_cell_length_b 5.64
-_cell_length_c 5.64
-_cell_angle_alpha 90
-_cell_angle_beta 90
-_cell_angle_gamma 90
-loop_
-_atom_site_label
-_atom_site_type_symbol
-_atom_site_fract_x
-_atom_site_fract_y
-_atom_site_fract_z
-Na1 Na 0 0 0
-Cl1 Cl 0.5 0.5 0.5
-"""
-
 
 def checkpoint(tmp_path, name='schnet', readout='sum'):
     "A checkpoint of an untrained GraphModel, in the format `molcryst.training.load` reads."
@@ -230,11 +213,10 @@ def run_cli(*args):
     return rc, out.getvalue(), err.getvalue()
 
 
-def test_cli_writes_scores_images_and_views(tmp_path):
+def test_cli_writes_scores_images_and_views(tmp_path, nacl_cif):
     ck = checkpoint(tmp_path)
     import ase.io
     ase.io.write(tmp_path / 'ethanol.xyz', molecule('CH3CH2OH'))
-    (tmp_path / 'nacl.cif').write_text(NACL)
     out = tmp_path / 'out'
     rc, so, se = run_cli('explain', ck, str(tmp_path / 'ethanol.xyz'), str(tmp_path / 'nacl.cif'), 'CC(N)=O',
                          '--method', 'cam', '--out', str(out))
