@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from molcryst.training import TrainConfig, fit, export_checkpoint, read_history
+from molcryst.training import TrainConfig, fit, export_checkpoint
 
 OUT = Path(__file__).resolve().parents[1] / 'molcryst' / 'data' / 'pretrained'
 
@@ -37,15 +37,16 @@ BUDGET = ('run_dir', 'max_minutes', 'epochs', 'epoch_size')
 def finished_run(run_dir:Path, spec:dict):
     "A finished run's config, metrics and best checkpoint, after checking that it was trained from `spec`'s config."
     from types import SimpleNamespace
+    best, mfile = run_dir / 'checkpoints' / 'best.ckpt', run_dir / 'metrics.json'
+    for f in (run_dir / 'config.yaml', mfile, best):
+        if not f.is_file(): raise SystemExit(f'{f}: missing; --from-run needs a finished run of molcryst.training.fit')
     cfg = TrainConfig.from_yaml(run_dir / 'config.yaml')
     want = TrainConfig.from_dict(spec['config']).to_dict()
     diff = {k: (v, want[k]) for k, v in cfg.to_dict().items() if k not in BUDGET and v != want[k]}
     if diff: raise SystemExit(f'{run_dir}/config.yaml differs from the model\'s config: ' + ', '.join(f'{k}: {v!r} (want {w!r})' for k, (v, w) in diff.items()))
-    best = run_dir / 'checkpoints' / 'best.ckpt'
-    metrics = json.loads((run_dir / 'metrics.json').read_text())
-    if best.stat().st_mtime > (run_dir / 'metrics.json').stat().st_mtime:
-        raise SystemExit(f'{best} is newer than {run_dir}/metrics.json: the run did not finish; resume it first')
-    return SimpleNamespace(config=cfg, metrics=metrics, best_checkpoint=best, history=read_history(run_dir))
+    if best.stat().st_mtime > mfile.stat().st_mtime:
+        raise SystemExit(f'{best} is newer than {mfile}: the run did not finish; resume it first')
+    return SimpleNamespace(config=cfg, metrics=json.loads(mfile.read_text()), best_checkpoint=best)
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
