@@ -8,7 +8,8 @@ Parts:
   qm9         SchNet, PhysNet and MPNN-transformer on QM9 HOMO and ZPVE (110,000 training molecules), each with a
               wall-clock budget (default 60 min); validation MAE at the marks (default 10/30/60 min) and test MAE
               of the best checkpoint. Validation runs after every epoch; --epoch-size makes epochs shorter than the
-              training set (consecutive slices of a stream of shuffles) so that short budgets have a learning curve. Goals: HOMO <= 0.09 eV, ZPVE <= 0.01 eV (the paper's best MPNN-transformer).
+              training set (consecutive slices of a stream of shuffles) so that short budgets have a learning curve.
+              Goals: HOMO <= 0.09 eV, ZPVE <= 0.01 eV (the paper's best MPNN-transformer).
   coremof     CGCNN on CoRE MOF 2019-ASR void fraction (<= 500 atoms per cell), budget --mof-minutes (default 20).
               Goals: MAE <= 0.02, R2 >= 0.93.
   throughput  SchNet (128 x 6, 5 A) training graphs/s on 1,000 QM9 molecules through `molcryst.training.fit`
