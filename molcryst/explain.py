@@ -177,9 +177,9 @@ def _is_affine(head)->bool:
     return isinstance(head, nn.Sequential) and len(head) > 0 and all(isinstance(m, (nn.Linear, nn.Identity, nn.Dropout)) for m in head)
 
 def _cam(bb, batch, t:int):
-    "Atom terms `c` [N, out] whose sum (readout 'sum') or mean (readout 'mean') over each graph is the output, and the readout."
+    "Atom terms `c` [N, out] whose sum (readouts 'sum', 'volume') or mean (readout 'mean') over each graph is the output, and the readout."
     from torch_geometric.utils import scatter
-    from molcryst.models.layers import graph_index
+    from molcryst.models.layers import VOLUME_UNIT, cell_volume, graph_index
     store, orig = {}, bb.pool
     def pool(h, batch):
         store['h'] = h; return orig(h, batch)
@@ -189,6 +189,10 @@ def _cam(bb, batch, t:int):
     readout, why, c = getattr(bb, 'readout', None), None, None
     if 'h' not in store: why = 'it does not read out through `pool`'
     elif readout == 'sum': c = store['h']
+    elif readout == 'volume':                   # b + Σ_i c_i·u/V: atom i's share is c_i·u/V + b/n
+        b, G = graph_index(batch)
+        n = torch.bincount(b, minlength=G).to(out.dtype)
+        c = store['h'] * (VOLUME_UNIT / cell_volume(batch)).to(out.dtype)[b].unsqueeze(-1) + (bb.volume_bias / n.unsqueeze(-1))[b]
     elif readout == 'mean' and _is_affine(getattr(bb, 'head', None)): c = bb.head(store['h'])
     elif readout == 'mean': why = "its readout is 'mean' into a nonlinear head"
     else: why = f'its readout {readout!r} is not linear over atoms'
@@ -196,10 +200,10 @@ def _cam(bb, batch, t:int):
         b, G = graph_index(batch)
         if c.shape != (batch.num_nodes, out.shape[1]): why = f'its pooled atom terms have shape {tuple(c.shape)}, not [atoms, outputs]'
         else:
-            back = scatter(c, b, dim=0, dim_size=G, reduce=readout)
+            back = scatter(c, b, dim=0, dim_size=G, reduce='mean' if readout == 'mean' else 'sum')
             if not torch.allclose(back, out, rtol=1e-4, atol=1e-5 * (1 + out.abs().max().item())): why = 'its atom terms do not add up to its output'
     if why:
-        raise ConfigError(f"CAM needs a readout that is linear over atoms (readout 'sum', or 'mean' into a linear head), and "
+        raise ConfigError(f"CAM needs a readout that is linear over atoms (readout 'sum' or 'volume', or 'mean' into a linear head), and "
                           f"{type(bb).__name__} has none: {why}. Use method='gradcam' instead (Grad-CAM weights the last-layer "
                           "atom features by their gradients and works with any readout)")
     return out, c[:, t], readout
@@ -262,7 +266,7 @@ def attribute(model,                   # a trained `GraphModel` or a bare backbo
     b, G = graph_index(batch)
     n = torch.bincount(b, minlength=G).double()[b]
     ref = scaler.atomref[batch.z, t].to(s.device)
-    if readout == 'sum': return s * std + ref + mean / n                # Σ_i = ŷσ + μ + Σ ref(Z)
+    if readout in ('sum', 'volume'): return s * std + ref + mean / n    # Σ_i = ŷσ + μ + Σ ref(Z)
     return s * std + mean + n * ref                                     # mean_i = ŷσ + μ + Σ ref(Z)
 
 # %% ../nbs/30a_explain.ipynb

@@ -123,3 +123,31 @@ def test_learns_on_64_qm9_molecules(name, qm9_64):
         losses.append(loss.item())
     first, last = losses[0], min(losses[-10:])
     assert last < first / 10, f'{name}: loss {first:.3f} -> {last:.3f}'
+
+
+VOLUME = ['cgcnn', 'cgcnn_dense', 'schnet']
+
+
+@pytest.mark.parametrize('name', VOLUME)
+def test_volume_readout(name):
+    "readout='volume': b + Σ_i head(h_i)·10 Å³/V; invariant, intensive under a supercell, refused for a molecule."
+    from molcryst.core import DataError
+    m = small(name, readout='volume')
+    with torch.no_grad(): m.volume_bias.fill_(0.3)
+    a = sige()
+    g1 = build_graph(a, 5.0, dtype=torch.float64)
+    with torch.no_grad():
+        y1 = m(g1)
+        h, _ = m.embed(g1)
+        torch.testing.assert_close(y1, 0.3 + m.head(h).sum(0, keepdim=True) * 10.0 / a.cell.volume, rtol=1e-10, atol=1e-10)
+        y8 = m(build_graph(a.repeat((2, 2, 2)), 5.0, dtype=torch.float64))
+        torch.testing.assert_close(y8, y1, rtol=1e-8, atol=1e-8)
+        torch.testing.assert_close(m(transform_graph(g1, rotation=random_rotation(4))), y1, rtol=1e-9, atol=1e-9)
+        with pytest.raises(DataError, match=r"graph 0 of the batch: pbc: readout 'volume' divides by the cell volume"):
+            m(structures()['molecule'])
+
+
+@pytest.mark.parametrize('name', ['physnet', 'torchmdnet', 'mpnn'])
+def test_volume_readout_only_where_supported(name):
+    with pytest.raises(ConfigError, match="unknown readout 'volume'"):
+        get_model(name, **SMALL[name], readout='volume')

@@ -13,7 +13,7 @@ from torch_geometric.utils import scatter
 
 from ..core import MAX_Z, ConfigError
 from ..graphs import edge_vectors, to_dense
-from .layers import Backbone, GaussianRBF, check_readout, graph_index, symmetric_pairs
+from .layers import READOUTS_VOLUME, Backbone, GaussianRBF, graph_index, symmetric_pairs
 
 # %% auto 0
 __all__ = ['EDGE_CHUNK', 'cgcnn_atom_features', 'AtomInput', 'ConvLayer', 'CGCNN', 'CGCNNDense', 'gated_edge_sum']
@@ -87,11 +87,11 @@ class CGCNN(Backbone):
                  dstep:float=0.2,         # Gaussian spacing, Å
                  atom_features:str='embedding', # 'embedding' or 'cgcnn' (physical one-hot features)
                  out_dim:int=1,
-                 readout:str='mean',      # 'mean' (the paper) or 'sum'
+                 readout:str='mean',      # 'mean' (the paper), 'sum', or 'volume' (per cell volume: void fraction, densities)
                  memory_efficient:bool=False, # fused edge convolution: recompute per-edge tensors in backward (see below)
                 ):
         super().__init__()
-        self.readout = check_readout(readout)
+        self.set_readout(readout, out_dim, READOUTS_VOLUME)
         n_rbf = int(round(radius / dstep)) + 1
         self.rbf = GaussianRBF(0.0, radius, n_rbf, gamma=1.0 / dstep ** 2)   # CGCNN: exp(-(d-μ)²/step²)
         self.embedding = AtomInput(atom_fea_len, atom_features)

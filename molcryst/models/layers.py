@@ -11,13 +11,13 @@ from torch import nn
 import torch.nn.functional as F
 from torch_geometric.utils import scatter
 
-from ..core import ConfigError
+from ..core import ConfigError, DataError
 from ..graphs import edge_vectors
 
 # %% auto 0
-__all__ = ['READOUTS', 'GaussianRBF', 'ExpNormalRBF', 'CosineCutoff', 'PolynomialCutoff', 'symmetric_pairs', 'ShiftedSoftplus',
-           'mlp', 'check_readout', 'graph_index', 'Backbone', 'EnergyForces', 'random_rotation', 'transform_graph',
-           'fd_forces']
+__all__ = ['READOUTS', 'READOUTS_VOLUME', 'VOLUME_UNIT', 'GaussianRBF', 'ExpNormalRBF', 'CosineCutoff', 'PolynomialCutoff',
+           'symmetric_pairs', 'ShiftedSoftplus', 'mlp', 'check_readout', 'graph_index', 'cell_volume', 'Backbone',
+           'EnergyForces', 'random_rotation', 'transform_graph', 'fd_forces']
 
 # %% ../../nbs/04_layers.ipynb
 class GaussianRBF(nn.Module):
@@ -94,6 +94,8 @@ def mlp(sizes:Sequence[int], act=ShiftedSoftplus, last_act:bool=False)->nn.Seque
 
 # %% ../../nbs/04_layers.ipynb
 READOUTS = ('sum', 'mean')
+READOUTS_VOLUME = ('sum', 'mean', 'volume')     # backbones read out by `Backbone.forward` (CGCNN, SchNet)
+VOLUME_UNIT = 10.0                              # Å³: the 'volume' readout sums atom contributions per 10 Å³
 
 def check_readout(readout:str, allowed=READOUTS)->str:
     if readout not in allowed: raise ConfigError(f"unknown readout {readout!r}; valid: {', '.join(allowed)}")
@@ -105,13 +107,33 @@ def graph_index(batch)->tuple[torch.Tensor, int]:
     if b is None: return torch.zeros(batch.num_nodes, dtype=torch.long, device=batch.pos.device), 1
     return b, int(batch.num_graphs)
 
+def cell_volume(batch)->torch.Tensor:
+    "Volume (Å³) of each graph's cell [G]; graphs must be periodic in all three directions."
+    cell, pbc = getattr(batch, 'cell', None), getattr(batch, 'pbc', None)
+    _, G = graph_index(batch)
+    if cell is None or pbc is None or cell.shape[0] != G:
+        raise DataError("readout 'volume' needs each graph's cell and pbc (graphs of molcryst.graphs.build_graph)", field='cell')
+    flat = (~pbc.bool().all(-1)).nonzero().flatten()
+    if len(flat):
+        k = int(flat[0])
+        raise DataError(f"readout 'volume' divides by the cell volume and needs structures periodic in all three directions; "
+                        f"this one has pbc {pbc[k].tolist()} ({len(flat)} such graphs in the batch)", record=f'graph {k} of the batch', field='pbc')
+    return torch.linalg.det(cell).abs()
+
 class Backbone(nn.Module):
     "Base of every molcryst model: `forward(batch) -> [G, out_dim]`, `embed(batch) -> (atom, graph) features`."
     readout: str = 'sum'
     def atom_features(self, batch)->torch.Tensor: raise NotImplementedError
 
+    def set_readout(self, readout:str, out_dim:int, allowed=READOUTS):
+        "Check and set `self.readout`; 'volume' adds its intercept, the parameter `volume_bias` [out_dim]."
+        self.readout = check_readout(readout, allowed)
+        if readout == 'volume': self.volume_bias = nn.Parameter(torch.zeros(out_dim))
+
     def pool(self, h, batch):
         b, G = graph_index(batch)
+        if self.readout == 'volume':                                      # Σ_i h_i per VOLUME_UNIT of cell volume
+            return scatter(h, b, dim=0, dim_size=G, reduce='sum') * (VOLUME_UNIT / cell_volume(batch)).to(h.dtype).unsqueeze(-1)
         return scatter(h, b, dim=0, dim_size=G, reduce='sum' if self.readout == 'sum' else 'mean')
 
     def embed(self, batch):
@@ -122,6 +144,7 @@ class Backbone(nn.Module):
     def forward(self, batch):
         h = self.atom_features(batch)
         if self.readout == 'sum': return self.pool(self.head(h), batch)   # atom contributions, summed
+        if self.readout == 'volume': return self.pool(self.head(h), batch) + self.volume_bias   # ... per cell volume
         return self.head(self.pool(h, batch))                             # pooled features → head
 
 # %% ../../nbs/04_layers.ipynb

@@ -10,7 +10,7 @@ from torch_geometric.utils import scatter
 
 from ..core import MAX_Z
 from ..graphs import edge_vectors
-from .layers import Backbone, CosineCutoff, GaussianRBF, ShiftedSoftplus, check_readout, symmetric_pairs
+from .layers import READOUTS_VOLUME, Backbone, CosineCutoff, GaussianRBF, ShiftedSoftplus, symmetric_pairs
 
 # %% auto 0
 __all__ = ['CFConv', 'SchNet']
@@ -41,11 +41,11 @@ class SchNet(Backbone):
                  num_rbf:int=50,           # Gaussians
                  cutoff:float=10.0,        # filter cut-off, Å (edges beyond it contribute nothing)
                  out_dim:int=1,            # outputs per structure
-                 readout:str='sum',        # 'sum' (extensive) or 'mean' (intensive)
+                 readout:str='sum',        # 'sum' (extensive), 'mean' (intensive) or 'volume' (per cell volume)
                  max_z:int=MAX_Z,
                 ):
         super().__init__()
-        self.readout = check_readout(readout)
+        self.set_readout(readout, out_dim, READOUTS_VOLUME)
         self.embedding = nn.Embedding(max_z + 1, hidden_channels)
         self.rbf = GaussianRBF(0.0, cutoff, num_rbf)
         self.convs = nn.ModuleList([CFConv(hidden_channels, num_filters, num_rbf, cutoff) for _ in range(num_interactions)])
