@@ -535,7 +535,7 @@ def fit(config:TrainConfig|dict|str|Path|None=None, # a config, a dict of fields
     trained = load(best)
     metrics = dict(units=model.units, targets=model.targets, epochs=int(trainer.current_epoch),
                    best_val_loss=float(ck_cb.best_model_score) if ck_cb.best_model_score is not None else float('nan'),
-                   seconds=round(time.perf_counter() - t0, 2), train_size=len(dm.idx['train']))
+                   seconds=round(time.perf_counter() - t0, 2), train_size=len(dm.idx['train']), threads=torch.get_num_threads())
     preds = []
     for split in ('val', 'test'):
         if len(dm.idx[split]) == 0: continue
