@@ -4,7 +4,7 @@
 
 # %% ../nbs/10a_training.ipynb 3
 from __future__ import annotations
-import dataclasses, difflib, json, logging, math, os, pickle, shutil, time, typing, warnings, zipfile
+import dataclasses, difflib, json, logging, math, os, pickle, shutil, time, typing, warnings
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from typing import Sequence, Any
@@ -299,7 +299,7 @@ def safe_load(path, map_location='cpu')->dict:
             raise CheckpointError(f'{path}: not a readable checkpoint (truncated or corrupt: {msg[0] if msg else "unpickling failed"})') from None
         raise CheckpointError(f'{path}: refused: it holds pickled Python objects, not only tensors and plain data '
                               f'({detail.strip()}); molcryst loads checkpoints with weights_only=True') from None
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as e:
+    except Exception as e:                 # garbage bytes: the unpickler can fail with any error (IndexError, KeyError, ...)
         raise CheckpointError(f'{path}: not a readable checkpoint (truncated or corrupt: {str(e).splitlines()[0] if str(e) else type(e).__name__})') from None
     if not isinstance(ck, dict): raise CheckpointError(f'{path}: not a molcryst checkpoint (a {type(ck).__name__}, not a dict)')
     for k in ('state_dict', 'hyper_parameters'):
