@@ -47,11 +47,13 @@ def qm9_runs(a):
             rows.append(row); print(row, flush=True)
     return rows
 
+def mof_dir(a, readout:str)->Path: return RESULTS / f'coremof-vf-cgcnn-{readout}-b{a.mof_batch_size}'
+
 def coremof_run(a, readout:str):
     from molcryst.training import TrainConfig, fit
     cfg = TrainConfig(dataset='coremof', targets=['AV_VF'], backbone='cgcnn', cutoff=8.0, dataset_kwargs=dict(max_atoms=500),
                       model_kwargs=dict(readout=readout), batch_size=a.mof_batch_size, epochs=200, learning_rate=1e-3,
-                      scheduler='plateau', max_minutes=a.mof_minutes, run_dir=str(RESULTS / f'coremof-vf-cgcnn-{readout}-b{a.mof_batch_size}'))
+                      scheduler='plateau', max_minutes=a.mof_minutes, run_dir=str(mof_dir(a, readout)))
     print(f'== cgcnn ({readout} readout) on CoRE MOF void fraction: {a.mof_minutes} min', flush=True)
     run = fit(cfg, resume=a.resume, overwrite=not a.resume, progress=False)
     m = run.metrics['test']['AV_VF']
@@ -61,7 +63,7 @@ def coremof_run(a, readout:str):
     print(row, flush=True)
     return row
 
-def coremof_linear(a, run_dir:Path):
+def coremof_linear(run_dir:Path):
     "Baseline on the same split as the CGCNN runs: void fraction as a linear function of the element counts per Å³."
     import numpy as np
     from molcryst.datamodule import load_split
@@ -133,7 +135,7 @@ def main(argv=None):
     p.add_argument('--minutes', type=float, default=60.0, help='budget per QM9 model')
     p.add_argument('--marks', default='10,30,60', help='minutes at which validation MAE is reported')
     p.add_argument('--mof-minutes', type=float, default=20.0, help='coremof: budget per readout')
-    p.add_argument('--mof-batch-size', type=int, default=64, help='coremof: batch size (64: the shipped model)')
+    p.add_argument('--mof-batch-size', type=int, default=64, help='coremof: batch size (the shipped cgcnn-coremof-vf: 16)')
     p.add_argument('--mof-readouts', default='volume,mean', help="coremof: CGCNN readouts to train ('volume', 'mean', 'sum')")
     p.add_argument('--batch-size', type=int, default=32)
     p.add_argument('--epoch-size', type=int, default=None, help='qm9: training molecules per epoch, i.e. between validations (default: all 110,000)')
@@ -156,7 +158,7 @@ def main(argv=None):
         print(f'\n### QM9 at {a.minutes:g} min per model ({torch.get_num_threads()} threads)\n'); print(table(rows))
     if 'coremof' in parts:
         rows = [coremof_run(a, r) for r in a.mof_readouts.split(',')]
-        rows.append(coremof_linear(a, RESULTS / f"coremof-vf-cgcnn-{a.mof_readouts.split(',')[0]}-b{a.mof_batch_size}"))
+        rows.append(coremof_linear(mof_dir(a, a.mof_readouts.split(',')[0])))
         print(f'\n### CGCNN on CoRE MOF void fraction ({torch.get_num_threads()} threads)\n'); print(table(rows))
 
 if __name__ == '__main__': main()

@@ -179,7 +179,7 @@ def _is_affine(head)->bool:
 def _cam(bb, batch, t:int):
     "Atom terms `c` [N, out] whose sum (readouts 'sum', 'volume') or mean (readout 'mean') over each graph is the output, and the readout."
     from torch_geometric.utils import scatter
-    from molcryst.models.layers import VOLUME_UNIT, cell_volume, graph_index
+    from molcryst.models.layers import graph_index, per_volume
     store, orig = {}, bb.pool
     def pool(h, batch):
         store['h'] = h; return orig(h, batch)
@@ -192,7 +192,7 @@ def _cam(bb, batch, t:int):
     elif readout == 'volume':                   # b + Σ_i c_i·u/V: atom i's share is c_i·u/V + b/n
         b, G = graph_index(batch)
         n = torch.bincount(b, minlength=G).to(out.dtype)
-        c = store['h'] * (VOLUME_UNIT / cell_volume(batch)).to(out.dtype)[b].unsqueeze(-1) + (bb.volume_bias / n.unsqueeze(-1))[b]
+        c = store['h'] * per_volume(batch).to(out.dtype)[b].unsqueeze(-1) + (bb.volume_bias / n.unsqueeze(-1))[b]
     elif readout == 'mean' and _is_affine(getattr(bb, 'head', None)): c = bb.head(store['h'])
     elif readout == 'mean': why = "its readout is 'mean' into a nonlinear head"
     else: why = f'its readout {readout!r} is not linear over atoms'

@@ -16,8 +16,8 @@ from ..graphs import edge_vectors
 
 # %% auto 0
 __all__ = ['READOUTS', 'READOUTS_VOLUME', 'VOLUME_UNIT', 'GaussianRBF', 'ExpNormalRBF', 'CosineCutoff', 'PolynomialCutoff',
-           'symmetric_pairs', 'ShiftedSoftplus', 'mlp', 'check_readout', 'graph_index', 'cell_volume', 'Backbone',
-           'EnergyForces', 'random_rotation', 'transform_graph', 'fd_forces']
+           'symmetric_pairs', 'ShiftedSoftplus', 'mlp', 'check_readout', 'graph_index', 'cell_volume', 'per_volume',
+           'Backbone', 'EnergyForces', 'random_rotation', 'transform_graph', 'fd_forces']
 
 # %% ../../nbs/04_layers.ipynb
 class GaussianRBF(nn.Module):
@@ -120,6 +120,10 @@ def cell_volume(batch)->torch.Tensor:
                         f"this one has pbc {pbc[k].tolist()} ({len(flat)} such graphs in the batch)", record=f'graph {k} of the batch', field='pbc')
     return torch.linalg.det(cell).abs()
 
+def per_volume(batch)->torch.Tensor:
+    "The 'volume' readout's weight of each graph [G]: `VOLUME_UNIT / V`."
+    return VOLUME_UNIT / cell_volume(batch)
+
 class Backbone(nn.Module):
     "Base of every molcryst model: `forward(batch) -> [G, out_dim]`, `embed(batch) -> (atom, graph) features`."
     readout: str = 'sum'
@@ -133,7 +137,7 @@ class Backbone(nn.Module):
     def pool(self, h, batch):
         b, G = graph_index(batch)
         if self.readout == 'volume':                                      # Σ_i h_i per VOLUME_UNIT of cell volume
-            return scatter(h, b, dim=0, dim_size=G, reduce='sum') * (VOLUME_UNIT / cell_volume(batch)).to(h.dtype).unsqueeze(-1)
+            return scatter(h, b, dim=0, dim_size=G, reduce='sum') * per_volume(batch).to(h.dtype).unsqueeze(-1)
         return scatter(h, b, dim=0, dim_size=G, reduce='sum' if self.readout == 'sum' else 'mean')
 
     def embed(self, batch):
