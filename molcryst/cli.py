@@ -77,7 +77,8 @@ def cmd_train(args)->dict:
 def cmd_predict(args)->None:
     "Predict with a checkpoint (or pretrained name) on files and SMILES; CSV to --out or stdout."
     from molcryst.training import predict
-    df = predict(args.checkpoint, list(args.structures), batch_size=args.batch_size, forces=args.forces)
+    df = predict(args.checkpoint, list(args.structures), batch_size=args.batch_size, forces=args.forces,
+                 occupancy=args.occupancy, min_distance=args.min_distance)
     if args.forces and 'forces' in df: df['forces'] = df['forces'].map(lambda f: json.dumps(f.round(6).tolist()))
     if args.out:
         from molcryst.core import atomic_write
@@ -107,6 +108,10 @@ def add_train_cli(sub):
     p.add_argument('--out', default=None, help='CSV file (default: print to stdout)')
     p.add_argument('--forces', action='store_true', help='add predicted forces (energy models)')
     p.add_argument('--batch-size', type=int, default=32)
+    p.add_argument('--occupancy', choices=('error', 'ignore'), default='error',
+                   help='CIFs with partial occupancies: refuse them (default) or ignore the occupancies (every site fully occupied)')
+    p.add_argument('--min-distance', type=float, default=None, metavar='Å',
+                   help='refuse structures with atoms closer than this (default 0.5 Å, or $MOLCRYST_MIN_DISTANCE; 0: no check)')
     p.set_defaults(func=cmd_predict)
 
 # %% ../nbs/50_cli.ipynb
@@ -118,7 +123,8 @@ def build_parser()->argparse.ArgumentParser:
     p.add_argument('-v', '--verbose', action='store_true', help='log at INFO level')
     sub = p.add_subparsers(dest='command', metavar='COMMAND')
     d = sub.add_parser('data', help='build (or load from cache) a dataset\'s graphs and print a summary')
-    d.add_argument('name', help='qm9, coremof, odac, md17, cif or qm9raw')
+    from molcryst.datasets import DATASETS
+    d.add_argument('name', help=', '.join(DATASETS))
     d.add_argument('--cutoff', type=float, default=5.0, help='neighbour cut-off in Å (default 5)')
     d.add_argument('--limit', type=int, default=None, help='first N structures only')
     d.add_argument('--root', default=None, help='folder (cif: CIFs + id_prop.csv; qm9raw: xyz files or archive)')

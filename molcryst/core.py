@@ -17,7 +17,8 @@ log = logging.getLogger('molcryst')
 # %% auto 0
 __all__ = ['log', 'HARTREE_TO_EV', 'KCAL_MOL_TO_EV', 'BOHR_TO_ANGSTROM', 'EV_TO_KCAL_MOL', 'MAX_Z', 'MolcrystError',
            'ConfigError', 'CheckpointError', 'DataError', 'CIFError', 'UnknownElementError', 'EmptyDatasetError',
-           'atomic_number', 'seed_everything', 'get_device', 'cache_dir', 'atomic_write', 'hash_key']
+           'StructureError', 'NonFiniteError', 'atomic_number', 'seed_everything', 'get_device', 'denormals_flushed',
+           'flush_denormal', 'cache_dir', 'atomic_write', 'hash_key']
 
 # %% ../nbs/00_core.ipynb
 HARTREE_TO_EV: float = float(_ase_units.Hartree)                        # 1 Ha in eV
@@ -57,6 +58,12 @@ class UnknownElementError(DataError):
 class EmptyDatasetError(DataError):
     "A dataset or split with no structures left in it."
 
+class StructureError(DataError):
+    "A structure that is not physical (atoms on top of each other): a model's answer for it would be meaningless."
+
+class NonFiniteError(MolcrystError, ArithmeticError):
+    "A model output (energy, forces, a property) that is NaN or infinite."
+
 # %% ../nbs/00_core.ipynb
 MAX_Z: int = 118  # heaviest element an embedding table must hold
 
@@ -87,6 +94,20 @@ def get_device(device:str|None=None)->torch.device:
     "`device` if given, else CUDA when present, else CPU."
     if device is not None: return torch.device(device)
     return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+
+# %% ../nbs/00_core.ipynb
+def denormals_flushed()->bool:
+    "Whether the CPU now flushes subnormal floats to zero (read off a float32 subnormal)."
+    return float(torch.tensor(1e-39, dtype=torch.float32).mul(1.0)) == 0.0
+
+@contextlib.contextmanager
+def flush_denormal(enabled:bool=True):
+    "Flush subnormal floats to zero (or not) inside the block; the previous setting is restored after it."
+    prev = denormals_flushed()
+    if prev != enabled: torch.set_flush_denormal(enabled)
+    try: yield
+    finally:
+        if prev != enabled: torch.set_flush_denormal(prev)
 
 # %% ../nbs/00_core.ipynb
 def cache_dir(*parts:str)->Path:

@@ -14,18 +14,18 @@ import torch
 from torch_geometric.data import Data
 from tqdm import tqdm
 
-from .core import (HARTREE_TO_EV, CIFError, ConfigError, DataError, EmptyDatasetError,
+from .core import (HARTREE_TO_EV, CIFError, ConfigError, DataError, EmptyDatasetError, StructureError,
                            atomic_number, atomic_write, cache_dir, hash_key)
-from .graphs import neighbor_list, structure_arrays
+from .graphs import MIN_DISTANCE, check_min_distance, neighbor_list, resolve_min_distance, structure_arrays
 
 log = logging.getLogger('molcryst.datasets')
 
 # %% auto 0
 __all__ = ['log', 'FORMAT_VERSION', 'QM9_TARGETS', 'QM9_UNITS', 'QM9_EXTENSIVE', 'QM9_RAW_URL', 'HMOF_URL', 'COREMOF_TARGETS',
-           'ODAC_TARGETS', 'DATASETS', 'Record', 'GraphDataset', 'load_or_build', 'make_dataset', 'qm9pack_files',
-           'read_qm9pack', 'QM9', 'read_qm9_xyz', 'iter_qm9_raw', 'QM9Raw', 'download_url', 'download_qm9_raw',
-           'read_cif', 'read_id_prop', 'CIFFolder', 'download_hmof', 'coremof_dir', 'coremof_table', 'CoREMOF',
-           'odac_files', 'ODAC', 'load_dataset']
+           'ODAC_TARGETS', 'DATASETS', 'TARGET_RANGES', 'Record', 'Skipped', 'GraphDataset', 'load_or_build',
+           'make_dataset', 'qm9pack_files', 'read_qm9pack', 'QM9', 'read_qm9_xyz', 'iter_qm9_raw', 'QM9Raw',
+           'download_url', 'download_qm9_raw', 'read_cif', 'read_id_prop', 'CIFFolder', 'download_hmof', 'coremof_dir',
+           'coremof_table', 'CoREMOF', 'odac_files', 'ODAC', 'load_dataset', 'target_range']
 
 # %% ../nbs/02_datasets.ipynb
 @dataclass
@@ -40,21 +40,31 @@ class Record:
     forces: np.ndarray|None = None # [N,3] forces, eV/Å
     source: str|None = None        # file the record came from, for error messages
 
+@dataclass
+class Skipped:
+    "A structure a reader chose to leave out (with `overlapping='skip'`), and why; kept in the dataset's `skipped`."
+    id: str
+    reason: str
+
 # %% ../nbs/02_datasets.ipynb
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2   # 2: structures with atoms closer than min_distance refused or listed in 'skipped'
 
 def _collate_records(records:Iterable[Record], cutoff:float, max_neighbors:int|None, isolated:str,
-                     n_targets:int, total:int|None=None, desc:str='graphs', progress:bool=True)->dict:
-    "Neighbour lists for every record, concatenated into the flat store."
+                     n_targets:int, total:int|None=None, desc:str='graphs', progress:bool=True,
+                     min_distance:float=MIN_DISTANCE)->dict:
+    "Neighbour lists for every record (`Skipped` entries are listed, not built), concatenated into the flat store."
     zs, poss, cells, pbcs, ys, forces, ids, eis, shifts, n_at, n_ed = [], [], [], [], [], [], [], [], [], [], []
-    has_forces = None
+    has_forces, skipped = None, []
     for rec in tqdm(records, total=total, desc=desc, disable=not progress, mininterval=1.0):
+        if isinstance(rec, Skipped): skipped.append([str(rec.id), rec.reason]); continue
         name = rec.source or rec.id
         z, pos, cell, pbc = structure_arrays(rec, name)
         y = np.asarray(rec.y, dtype=np.float64).reshape(-1)
         if len(y) != n_targets: raise DataError(f'{len(y)} labels, expected {n_targets}', name, rec.id, 'y')
         if not np.isfinite(y).all(): raise DataError('label is NaN or infinite', name, rec.id, 'y')
-        i, j, S, _ = neighbor_list(pos, cell, pbc, cutoff, max_neighbors)
+        i, j, S, d = neighbor_list(pos, cell, pbc, cutoff, max_neighbors)
+        check_min_distance(z, i, j, d, min_distance, name if rec.source is None or rec.source == rec.id else f'{name}: {rec.id}',
+                           pos, cell, pbc, cutoff)
         if isolated == 'error':
             lonely = np.flatnonzero(np.bincount(i, minlength=len(z)) == 0)
             if len(lonely): raise DataError(f'atom {lonely[0]} (Z={z[lonely[0]]}) has no neighbour within {cutoff} Å',
@@ -66,10 +76,10 @@ def _collate_records(records:Iterable[Record], cutoff:float, max_neighbors:int|N
         shifts.append(S.astype(np.int32) if pbc.any() else None)       # molecules have no shifts to store
         n_at.append(len(z)); n_ed.append(len(i))
         if has_forces: forces.append(np.asarray(rec.forces, np.float64).reshape(-1, 3))
-    if not ids: raise EmptyDatasetError('no structures to process', desc)
+    if not ids: raise EmptyDatasetError('no structures to process' + (f' ({len(skipped)} skipped: {skipped[0][1]})' if skipped else ''), desc)
     periodic = any(s is not None for s in shifts)
     store = dict(
-        version=FORMAT_VERSION, ids=ids,
+        version=FORMAT_VERSION, ids=ids, skipped=skipped,
         z=torch.from_numpy(np.concatenate(zs).astype(np.int8 if max(map(max, zs)) < 128 else np.int16)),
         pos=torch.from_numpy(np.concatenate(poss).astype(np.float32)),
         cell=torch.from_numpy(np.stack(cells).astype(np.float32)), pbc=torch.from_numpy(np.stack(pbcs)),
@@ -110,6 +120,10 @@ class GraphDataset(torch.utils.data.Dataset):
         return self
 
     def __len__(self): return len(self.store['ids'])
+    @property
+    def skipped(self)->list:
+        "`[id, reason]` of the structures the reader left out (e.g. CoRE MOF's overlapping sites)."
+        return self.store.get('skipped', [])
     @property
     def ids(self)->list: return self.store['ids']
     @property
@@ -210,17 +224,23 @@ def make_dataset(name:str,                # source name (also the cache sub-fold
                  root=None,               # cache folder (default `cache_dir(name)`)
                  rebuild:bool=False,      # ignore an existing cache
                  progress:bool=True,      # show a progress bar while building
+                 min_distance:float|None=None, # Å: atoms closer than this are a `StructureError` (None: `MIN_DISTANCE`; 0: off)
                 )->GraphDataset:
     "Build (or load from cache) the graphs of one source."
     if not (isinstance(cutoff, (int, float)) and cutoff > 0): raise ConfigError(f'cutoff must be positive, got {cutoff!r}')
     if isolated not in ('keep', 'error'): raise ConfigError(f"isolated must be 'keep' or 'error', got {isolated!r}")
+    md = resolve_min_distance(min_distance)
     opts = dict(cutoff=float(cutoff), max_neighbors=max_neighbors, isolated=isolated, targets=list(targets), **(options or {}))
+    if md != MIN_DISTANCE: opts['min_distance'] = md     # the default stays out of the key (and of `options`)
     key = hash_key(FORMAT_VERSION, name, source, opts)
     path = Path(root) if root is not None else cache_dir(name)
     path = path / f'{name}-{key}.pt'
     store = load_or_build(path, key, lambda: _collate_records(records(), cutoff, max_neighbors, isolated, len(targets),
-                                                              total, desc=name, progress=progress), rebuild)
+                                                              total, desc=name, progress=progress, min_distance=md), rebuild)
     ds = GraphDataset(store, targets, units, select=select, name=name, path=path)
+    if ds.skipped:
+        log.warning(f"{name}: {len(ds.skipped)} structures left out ({ds.skipped[0][0]}: {ds.skipped[0][1]}; "
+                    f"all in the dataset's `skipped`), {len(ds)} kept")
     ds.options = opts                       # cutoff and neighbour cap: what a model trained on it needs at inference
     return ds
 
@@ -368,9 +388,35 @@ def download_qm9_raw(root=None)->Path:
 # %% ../nbs/02_datasets.ipynb
 _CELL_TAGS = ('_cell_length_a', '_cell_length_b', '_cell_length_c', '_cell_angle_alpha', '_cell_angle_beta', '_cell_angle_gamma')
 
+def _check_cif_text(data:bytes, name)->None:
+    "Refuse, in a CIF's own terms, what is not CIF text at all: binary bytes, or no `data_` block."
+    bad = re.search(rb'[\x00-\x08\x0b\x0e-\x1f\x7f]', data)
+    if bad: raise CIFError(f'binary data (byte 0x{bad.group()[0]:02x} at offset {bad.start()}): a CIF is a text file', name)
+    text = data.decode('utf-8', errors='replace')
+    if not re.search(r'(?im)^\s*data_\S*', text):
+        raise CIFError('no data_ block header: not a CIF (a structure starts with a line data_<name>)', name, field='data_')
+
+def _cif_parse_error(e:Exception, data:bytes, name)->CIFError:
+    "ASE's parser error, said in the file's terms: the line or tag where the text stops making sense."
+    import shlex
+    lines = data.decode('utf-8', errors='replace').splitlines()
+    for k, line in enumerate(lines, start=1):                # ASE splits each line like a shell: find the bad quote
+        try: shlex.split(line, posix=False)
+        except ValueError: return CIFError(f'unbalanced quotation mark: {line.strip()[:60]!r}', name, f'line {k}')
+    toks = [(k, l.strip()) for k, l in enumerate(lines, start=1) if l.strip() and not l.lstrip().startswith('#')]
+    if isinstance(e, IndexError) and toks and toks[-1][1].startswith('_') and len(toks[-1][1].split()) == 1:
+        k, tag = toks[-1]
+        return CIFError(f'the file ends after {tag} with no value (truncated file?)', name, f'line {k}', tag)
+    m = re.search(r'incomplete row: (\[.*\]), expected (\d+) tokens', str(e))
+    if m:
+        return CIFError(f'a loop_ ends with an incomplete row {m.group(1)} ({m.group(1).count(",") + 1} of {m.group(2)} values; '
+                        f'truncated file?)', name, field='loop_')
+    return CIFError(f'malformed CIF, not readable by ASE\'s parser ({type(e).__name__}: {str(e) or "no detail"})', name)
+
 def read_cif(source,           # path of a .cif file, or its bytes/str content
              name=None,        # name for error messages (default: the path)
              occupancy:str='error', # partial occupancy: 'error' or 'ignore' (keep every site)
+             min_distance:float|None=None, # Å: atoms closer than this are a `StructureError` (None: `MIN_DISTANCE`; 0: off)
             ):
     "Read the first structure of a CIF as periodic `ase.Atoms`; `CIFError` naming the file and tag otherwise."
     from ase.io.cif import parse_cif
@@ -380,9 +426,11 @@ def read_cif(source,           # path of a .cif file, or its bytes/str content
         except OSError as e: raise CIFError(f'cannot read ({e.strerror})', name) from None
     else: data = source.encode() if isinstance(source, str) else bytes(source)
     name = name or '<cif>'
+    if occupancy not in ('error', 'ignore'): raise ConfigError(f"occupancy must be 'error' or 'ignore', got {occupancy!r}")
     if not data.strip(): raise CIFError('empty file', name)
+    _check_cif_text(data, name)
     try: blocks = [b for b in parse_cif(io.BytesIO(data)) if b.has_structure()]
-    except Exception as e: raise CIFError(f'malformed CIF ({type(e).__name__}: {e})', name) from None
+    except Exception as e: raise _cif_parse_error(e, data, name) from None
     if not blocks: raise CIFError('no structure (no _atom_site block with coordinates)', name, field='_atom_site_fract_x')
     b = blocks[0]
     for tag in _CELL_TAGS:
@@ -395,12 +443,20 @@ def read_cif(source,           # path of a .cif file, or its bytes/str content
     syms = b.get('_atom_site_type_symbol') or b.get('_atom_site_label')
     if syms is None: raise CIFError('no _atom_site_type_symbol or _atom_site_label', name, field='_atom_site_type_symbol')
     for k, s in enumerate(syms): atomic_number(s, name, f'atom {k + 1}', '_atom_site_type_symbol')
+    for ax in 'xyz':
+        for tag in (f'_atom_site_fract_{ax}', f'_atom_site_cartn_{ax}'):
+            for k, v in enumerate(b.get(tag) or []):
+                try: ok = math.isfinite(float(re.sub(r'\(.*\)', '', v)) if isinstance(v, str) else float(v))
+                except ValueError: ok = False
+                if not ok: raise CIFError(f'coordinate {v!r} is not a finite number', name, f'atom {k + 1} ({syms[k] if k < len(syms) else "?"})', tag)
     occ = b.get('_atom_site_occupancy')
     if occ is not None and occupancy == 'error':
         occ = np.asarray([float(o) if not isinstance(o, str) else float(re.sub(r'\(.*\)', '', o)) for o in occ])
         if (np.abs(occ - 1) > 1e-3).any():
             k = int(np.flatnonzero(np.abs(occ - 1) > 1e-3)[0])
-            raise CIFError(f'partial occupancy {occ[k]} on atom {k + 1} (disordered structure; use occupancy="ignore" to keep every site)', name, field='_atom_site_occupancy')
+            raise CIFError(f'partial occupancy {occ[k]:g} on atom {k + 1} ({syms[k]}): a disordered structure, refused; '
+                           f'occupancy="ignore" (molcryst predict --occupancy ignore) keeps every site as if fully occupied',
+                           name, field='_atom_site_occupancy')
     ops = b.get('_symmetry_equiv_pos_as_xyz') or b.get('_space_group_symop_operation_xyz')
     try:
         if ops is not None and len(ops) > 1:
@@ -414,6 +470,8 @@ def read_cif(source,           # path of a .cif file, or its bytes/str content
     vol = abs(atoms.cell.volume)
     if not np.isfinite(vol) or vol < 1e-3: raise CIFError(f'cell volume is {vol:.3g} Å³', name, field='_cell_length_a')
     if len(atoms) == 0: raise CIFError('no atoms', name, field='_atom_site_fract_x')
+    check_min_distance(atoms.numbers, None, None, None, resolve_min_distance(min_distance), name,
+                       atoms.positions, atoms.cell.array, atoms.pbc)
     return atoms
 
 # %% ../nbs/02_datasets.ipynb
@@ -463,6 +521,8 @@ def CIFFolder(root,                              # folder with id_prop.csv and <
               id_prop:str='id_prop.csv',
               units:dict|None=None,
               isolated:str='keep', limit:int|None=None, rebuild:bool=False, progress:bool=True,
+              min_distance:float|None=None,      # Å: atoms closer than this are an error (None: `MIN_DISTANCE`; 0: off)
+              occupancy:str='error',             # partial occupancies: 'error' or 'ignore' (keep every site)
              )->GraphDataset:
     "Crystals in the CGCNN/hMOF layout, as cached graphs."
     root = Path(root)
@@ -476,11 +536,12 @@ def CIFFolder(root,                              # folder with id_prop.csv and <
     def records():
         for cid, y in rows:
             f = root / f'{cid}.cif'
-            a = read_cif(f)
+            a = read_cif(f, occupancy=occupancy, min_distance=min_distance)
             yield _crystal_record(cid, a, y, f)
+    opts = dict(limit=limit, id_prop=id_prop, **({'occupancy': occupancy} if occupancy != 'error' else {}))
     return make_dataset(root.name or 'cifs', records, targets, _fingerprint(root), cutoff, max_neighbors, isolated,
-                        units, total=len(rows), options=dict(limit=limit, id_prop=id_prop),
-                        root=cache_dir('cif', hash_key(str(root.resolve()))), rebuild=rebuild, progress=progress)
+                        units, total=len(rows), options=opts, root=cache_dir('cif', hash_key(str(root.resolve()))),
+                        rebuild=rebuild, progress=progress, min_distance=min_distance)
 
 HMOF_URL = 'https://zenodo.org/record/7758490/files/cifs.zip?download=1'
 
@@ -542,9 +603,14 @@ def CoREMOF(targets:Sequence[str]|str=('AV_VF',), # any of `COREMOF_TARGETS`
             limit:int|None=None,         # first `limit` structures after filtering
             ids:Sequence[str]|None=None, # or exactly these structures
             isolated:str='keep', rebuild:bool=False, progress:bool=True,
+            overlapping:str='skip',      # structures with atoms closer than `min_distance`: 'skip' (listed in `skipped`) or 'error'
+            min_distance:float|None=None, # Å (None: `MIN_DISTANCE`, 0.5)
+            occupancy:str='error',       # partial occupancies: 'error' or 'ignore' (keep every site)
            )->GraphDataset:
     "CoRE MOF 2019 crystals with Zeo++ properties, as cached graphs."
     targets = _check_targets(targets, COREMOF_TARGETS, 'CoRE MOF')
+    if overlapping not in ('skip', 'error'): raise ConfigError(f"overlapping must be 'skip' or 'error', got {overlapping!r}")
+    md = resolve_min_distance(min_distance)
     csv_, tar = _coremof_data(subset)
     df = coremof_table(subset)
     folder = coremof_dir(subset, progress)
@@ -557,17 +623,24 @@ def CoREMOF(targets:Sequence[str]|str=('AV_VF',), # any of `COREMOF_TARGETS`
         if min_atoms is not None: keep &= natoms >= min_atoms
         if max_atoms is not None: keep &= natoms <= max_atoms
         df = df[keep]
-    if limit: df = df.iloc[:limit]
+    if limit and overlapping == 'error': df = df.iloc[:limit]      # with 'skip', `limit` counts the structures kept
     if len(df) == 0: raise EmptyDatasetError(f'no structures left after filtering (min_atoms={min_atoms}, max_atoms={max_atoms}, limit={limit})', csv_)
     names, Y = df['filename'].tolist(), df[cols].to_numpy(np.float64)
     def records():
+        kept = 0
         for n, y in zip(names, Y):
+            if limit and kept >= limit: return
             f = folder / f'{n}.cif'
-            a = read_cif(f, occupancy='ignore')
+            a = read_cif(f, occupancy=occupancy, min_distance=0)      # checked here, to skip or refuse
+            if overlapping == 'skip':               # 7 % of CoRE MOF 2019-ASR has sites < 0.5 Å apart (disorder left in)
+                try: check_min_distance(a.numbers, None, None, None, md, f, a.positions, a.cell.array, a.pbc)
+                except StructureError as e: yield Skipped(n, str(e)); continue
+            kept += 1
             yield _crystal_record(n, a, y, f)
+    opts = dict(subset=subset, occupancy=occupancy, **(dict(limit=limit, overlapping='skip') if overlapping == 'skip' else {}))
     return make_dataset('coremof', records, list(targets), _fingerprint(csv_, tar) + [names], cutoff, max_neighbors,
-                        isolated, {t: COREMOF_TARGETS[t][1] for t in targets}, total=len(names),
-                        options=dict(subset=subset), rebuild=rebuild, progress=progress)
+                        isolated, {t: COREMOF_TARGETS[t][1] for t in targets}, total=min(limit or len(names), len(names)),
+                        options=opts, rebuild=rebuild, progress=progress, min_distance=md)
 
 def _cif_atom_rows(path)->int|None:
     "Rows of the `_atom_site_` loop of a P1 CIF, read as text (None if the file has symmetry operations)."
@@ -595,7 +668,7 @@ def _coremof_natoms(folder, names, progress=True)->np.ndarray:
     for n in tqdm(missing, desc='counting atoms', disable=not progress or not missing, mininterval=1.0):
         f = folder / f'{n}.cif'
         c = _cif_atom_rows(f)
-        counts[n] = c if c is not None else len(read_cif(f, occupancy='ignore'))
+        counts[n] = c if c is not None else len(read_cif(f, occupancy='ignore', min_distance=0))
     if missing:
         with atomic_write(cache, 'w') as f: json.dump(counts, f)
     return np.array([counts[n] for n in names])
@@ -615,6 +688,8 @@ def ODAC(targets:Sequence[str]|str=('co2',), # 'co2' and/or 'h2o'
          which:str='all',                    # 'all', 'pristine' or 'defective'
          cutoff:float=8.0, max_neighbors:int|None=12, limit:int|None=None,
          isolated:str='keep', rebuild:bool=False, progress:bool=True,
+         min_distance:float|None=None,       # Å: atoms closer than this are an error (None: `MIN_DISTANCE`; 0: off)
+         occupancy:str='error',              # partial occupancies: 'error' or 'ignore' (keep every site)
         )->GraphDataset:
     "ODAC23 promising MOFs with DFT CO₂/H₂O adsorption energies (eV), as cached graphs."
     import pandas as pd
@@ -636,20 +711,35 @@ def ODAC(targets:Sequence[str]|str=('co2',), # 'co2' and/or 'h2o'
                 zf = zips[part]
                 try: data = zf.read(f'{name}.cif')
                 except KeyError: raise DataError(f'no {name}.cif in {files[part][0].name}', c, f'row {row} ({name})', 'MOF') from None
-                a = read_cif(data, name=f'{files[part][0]}:{name}.cif', occupancy='ignore')
+                a = read_cif(data, name=f'{files[part][0]}:{name}.cif', occupancy=occupancy, min_distance=min_distance)
                 yield _crystal_record(name, a, y, c)
         finally:
             for zf in zips.values(): zf.close()
     fp = _fingerprint(*[f for p in parts for f in files[p]])
     return make_dataset('odac', records, list(targets), fp, cutoff, max_neighbors, isolated,
-                        {t: 'eV' for t in targets}, total=len(rows), options=dict(which=which, limit=limit),
-                        rebuild=rebuild, progress=progress)
+                        {t: 'eV' for t in targets}, total=len(rows),
+                        options=dict(which=which, limit=limit, **({'occupancy': occupancy} if occupancy != 'error' else {})),
+                        rebuild=rebuild, progress=progress, min_distance=min_distance)
 
 # %% ../nbs/02_datasets.ipynb
-DATASETS = {'qm9': QM9, 'coremof': CoREMOF, 'odac': ODAC, 'cif': CIFFolder, 'qm9raw': QM9Raw}
+def _md17(**kwargs)->GraphDataset:
+    "MD17-layout trajectories (`molcryst.md17.MD17`, imported on first use: it imports this module)."
+    from molcryst.md17 import MD17
+    return MD17(**kwargs)
+
+# the one list of dataset names (the CLI, TrainConfig and load_dataset read it); molcryst.md17 replaces its entry on import
+DATASETS = {'qm9': QM9, 'coremof': CoREMOF, 'odac': ODAC, 'md17': _md17, 'cif': CIFFolder, 'qm9raw': QM9Raw}
 
 def load_dataset(name:str, **kwargs)->GraphDataset:
-    "A dataset by name (`qm9`, `coremof`, `odac`, `cif`, `qm9raw`, `md17`, or one registered in `DATASETS`)."
-    if name == 'md17' and name not in DATASETS: import molcryst.md17  # registers itself (it imports this module)
+    "A dataset by name: one of `DATASETS` (qm9, coremof, odac, md17, cif, qm9raw, or one registered there)."
     if name not in DATASETS: raise ConfigError(f"unknown dataset {name!r}; valid datasets: {', '.join(DATASETS)}")
     return DATASETS[name](**kwargs)
+
+# the values a target can physically take (None: unbounded): a prediction outside them is flagged by `predict`
+_QM9_RANGES = {t: (0.0, None) for t in ('mu', 'alpha', 'gap', 'r2', 'zpve', 'cv', 'rot_a', 'rot_b', 'rot_c')}
+TARGET_RANGES = {'qm9': _QM9_RANGES, 'qm9raw': _QM9_RANGES,
+                 'coremof': {'AV_VF': (0.0, 1.0), 'LCD': (0.0, None), 'PLD': (0.0, None), 'density': (0.0, None), 'ASA_m2_g': (0.0, None)}}
+
+def target_range(dataset:str, target:str)->tuple:
+    "`(low, high)` a target of `dataset` can take (None where unbounded)."
+    return TARGET_RANGES.get(dataset, {}).get(target, (None, None))

@@ -10,10 +10,12 @@ import torch
 import vesin
 from torch_geometric.data import Data
 
-from .core import ConfigError, DataError, atomic_number
+import os
+from .core import ConfigError, DataError, StructureError, atomic_number
 
 # %% auto 0
-__all__ = ['structure_arrays', 'neighbor_list', 'build_graph', 'edge_vectors', 'DenseNeighbors', 'to_dense']
+__all__ = ['MIN_DISTANCE', 'structure_arrays', 'neighbor_list', 'resolve_min_distance', 'check_min_distance', 'build_graph',
+           'edge_vectors', 'DenseNeighbors', 'to_dense']
 
 # %% ../nbs/01_graphs.ipynb
 def structure_arrays(structure, # `ase.Atoms`, or anything with `z`/`numbers`, `pos`/`positions`, `cell`, `pbc`
@@ -67,17 +69,54 @@ def neighbor_list(pos:np.ndarray,         # [N,3] positions, Å
     return i, j, S.astype(np.int64), d
 
 # %% ../nbs/01_graphs.ipynb
+MIN_DISTANCE: float = 0.5   # Å: closer pairs of atoms are refused (H₂'s bond, the shortest, is 0.74 Å)
+
+def resolve_min_distance(min_distance:float|None=None, # Å; None: `$MOLCRYST_MIN_DISTANCE`, else `MIN_DISTANCE`
+                        )->float:
+    "The minimum interatomic distance in force (0 turns the check off)."
+    if min_distance is None:
+        env = os.environ.get('MOLCRYST_MIN_DISTANCE')
+        if env is None: return MIN_DISTANCE
+        try: min_distance = float(env)
+        except ValueError: raise ConfigError(f'MOLCRYST_MIN_DISTANCE: not a number: {env!r}') from None
+    if not (isinstance(min_distance, (int, float)) and min_distance >= 0 and np.isfinite(min_distance)):
+        raise ConfigError(f'min_distance must be a distance ≥ 0 Å (0: no check), got {min_distance!r}')
+    return float(min_distance)
+
+def check_min_distance(z, i, j, d,                 # atomic numbers [N]; pairs and distances of a neighbour list
+                       min_distance:float,         # Å (0: no check)
+                       name=None,                  # file or structure, for the message
+                       pos=None, cell=None, pbc=None, # the structure: searched again when `d` may miss close pairs
+                       cutoff:float|None=None,     # the cut-off `d` was computed at
+                      )->None:
+    "`StructureError` naming both atoms and their distance if two atoms are closer than `min_distance`."
+    if min_distance <= 0 or len(z) < 1: return
+    if pos is not None and (cutoff is None or cutoff < min_distance):
+        i, j, _, d = neighbor_list(pos, cell, pbc, min_distance)
+    if not len(d) or d.min() >= min_distance: return
+    k = int(np.argmin(d)); a, b = sorted((int(i[k]), int(j[k])))
+    from ase.data import chemical_symbols as sym
+    n = int(((d < min_distance) & (np.asarray(i) < np.asarray(j))).sum()) or 1
+    who = f'atom {a} ({sym[z[a]]}) and its own periodic image' if a == b else f'atoms {a} ({sym[z[a]]}) and {b} ({sym[z[b]]})'
+    raise StructureError(f'{who} are {d[k]:.3f} Å apart, closer than min_distance={min_distance:g} Å'
+                         f'{f" ({n} such pairs)" if n > 1 else ""}: overlapping or duplicated sites; '
+                         f'fix the structure, or keep it with min_distance=0 (--min-distance 0, or MOLCRYST_MIN_DISTANCE=0)',
+                         name, f'atom {a}' if a == b else f'atoms {a} and {b}', 'positions')
+
+# %% ../nbs/01_graphs.ipynb
 def build_graph(atoms,                    # `ase.Atoms` or a record with z, pos, cell, pbc
                 cutoff:float=5.0,         # neighbour cut-off in Å
                 max_neighbors:int|None=None, # keep the nearest N per atom; None keeps all
                 isolated:str='keep',      # atoms without neighbours: 'keep' them as isolated nodes or 'error'
                 name:str|None=None,       # structure name, for error messages
                 dtype=torch.float32,      # dtype of positions and cell
+                min_distance:float|None=None, # Å: closer atoms are a `StructureError` (None: `MIN_DISTANCE`; 0: no check)
                )->Data:                   # graph with edge_index and integer cell shifts
     "Build the neighbour graph of one structure, periodic where `atoms.pbc` says so."
     if isolated not in ('keep', 'error'): raise ConfigError(f"isolated must be 'keep' or 'error', got {isolated!r}")
     z, pos, cell, pbc = structure_arrays(atoms, name)
-    i, j, S, _ = neighbor_list(pos, cell, pbc, cutoff, max_neighbors)
+    i, j, S, d = neighbor_list(pos, cell, pbc, cutoff, max_neighbors)
+    check_min_distance(z, i, j, d, resolve_min_distance(min_distance), name, pos, cell, pbc, cutoff)
     if isolated == 'error':
         lonely = np.flatnonzero(np.bincount(i, minlength=len(z)) == 0)
         if len(lonely):

@@ -16,8 +16,8 @@ from ase.calculators.calculator import Calculator, PropertyNotImplementedError, 
 from fastcore.basics import patch
 from tqdm import tqdm
 
-from .core import ConfigError, DataError, MolcrystError, atomic_write
-from .graphs import neighbor_list, structure_arrays
+from .core import ConfigError, DataError, MolcrystError, NonFiniteError, StructureError, atomic_write, flush_denormal
+from .graphs import check_min_distance, neighbor_list, resolve_min_distance, structure_arrays
 
 log = logging.getLogger('molcryst.md')
 
@@ -43,7 +43,8 @@ def check_energy_model(model)->None:
     raise ConfigError(f'{where}: its first target {t!r} ({kind}) is not an energy; MD needs a model trained on energies (and forces)')
 
 def trained_elements(model)->set[int]:
-    "Atomic numbers with a fitted per-element reference energy (those in the training data; empty if the scaler has none)."
+    "Atomic numbers of the training data: recorded by `fit`, else those with a fitted per-element reference energy (empty if neither)."
+    if getattr(model, 'elements', None): return set(model.elements)
     ref = model.scaler.atomref[:, 0]
     return set(torch.nonzero(ref != 0).flatten().tolist())
 
@@ -57,8 +58,9 @@ class MolcrystCalculator(Calculator):
                  device=None,                # torch device (default: CUDA if present, else CPU)
                  dtype=torch.float32,        # float32 (as trained) or float64 (for finite-difference checks)
                  skin:float|None=None,       # Verlet skin in Å (0: a new list every call; None: 1 Å unless the model caps neighbours)
-                 flush_denormal:bool=True,   # flush subnormal floats to zero on the CPU (process-wide)
+                 flush_denormal:bool=True,   # flush subnormal floats to zero on the CPU during each call (restored after it)
                  threads:int|None=None,      # torch CPU threads (process-wide; None leaves torch's setting)
+                 min_distance:float|None=None, # Å: atoms closer than this are a `StructureError` (None: `MIN_DISTANCE`; 0: off)
                  **kwargs):                  # passed to `ase.calculators.calculator.Calculator`
         super().__init__(**kwargs)
         m = _as_model(model, copied=True)                         # the calculator owns (and may cast) its copy
@@ -78,7 +80,8 @@ class MolcrystCalculator(Calculator):
         self._std, self._mean = float(sc.std[0]), float(sc.mean[0])
         self._atomref = sc.atomref[:, 0].double().cpu().numpy()
         self.elements = trained_elements(m)
-        if flush_denormal: torch.set_flush_denormal(True)
+        self.flush_denormal = bool(flush_denormal)
+        self.min_distance = resolve_min_distance(min_distance)
         if threads is not None: torch.set_num_threads(int(threads))
         self.parameters = dict(model=str(getattr(m, 'checkpoint_path', 'in-memory model')), skin=self.skin,
                                dtype=str(dtype).replace('torch.', ''))
@@ -89,7 +92,8 @@ class MolcrystCalculator(Calculator):
 def _edges(self:MolcrystCalculator, z, pos, cell, pbc):
     "`(i, j, S)` of the pairs within the model's cut-off (fresh, or filtered from the Verlet list)."
     if self.skin == 0:
-        i, j, S, _ = neighbor_list(pos, cell, pbc, self.cutoff, self.max_neighbors)
+        i, j, S, d = neighbor_list(pos, cell, pbc, self.cutoff, self.max_neighbors)
+        check_min_distance(z, i, j, d, self.min_distance, self._name, pos, cell, pbc, self.cutoff)
         self.neighbor_builds += 1
         return i, j, S
     c = self._nl
@@ -101,6 +105,7 @@ def _edges(self:MolcrystCalculator, z, pos, cell, pbc):
         self.neighbor_builds += 1
     i, j, S = c['i'], c['j'], c['S']
     d = np.sqrt(((pos[j] - pos[i] + c['shift']) ** 2).sum(1))
+    check_min_distance(z, i, j, d, self.min_distance, self._name, pos, cell, pbc, self.cutoff + self.skin)
     keep = d < self.cutoff
     return i[keep], j[keep], S[keep]
 
@@ -120,7 +125,7 @@ def _per_structure(self:MolcrystCalculator, a:Atoms):
     self._z, self._zt = z, torch.from_numpy(z).to(self.device)
     self._pbct = torch.from_numpy(a.pbc.copy()).to(self.device).unsqueeze(0)
     self._ref = float(self._atomref[z].sum())
-    self._key = key
+    self._key, self._name = key, a.get_chemical_formula()
 
 @patch
 def calculate(self:MolcrystCalculator, atoms=None, properties=('energy',), system_changes=all_changes):
@@ -132,10 +137,21 @@ def calculate(self:MolcrystCalculator, atoms=None, properties=('energy',), syste
     if stress and not a.pbc.all(): raise PropertyNotImplementedError('stress needs a cell periodic in all three directions')
     self._per_structure(a)
     pos, cell, pbc = a.positions, a.cell.array, a.pbc
-    if not np.isfinite(pos).all():                               # a blown-up run: say so in the results, do not crash
-        self.results = dict(energy=np.nan, free_energy=np.nan, forces=np.full_like(pos, np.nan))
-        if stress: self.results['stress'] = np.full(6, np.nan)
-        return
+    if not np.isfinite(pos).all():                               # a blown-up run (run_md reports it as such)
+        k = int(np.flatnonzero(~np.isfinite(pos).all(1))[0])
+        raise StructureError(f'non-finite position of atom {k} ({a[k].symbol})', self._name, f'atom {k}', 'positions')
+    with flush_denormal(True) if self.flush_denormal else contextlib.nullcontext():
+        self._evaluate(a, pos, cell, pbc, stress)
+    bad = [k for k in ('energy', 'forces', 'stress') if k in self.results and not np.isfinite(self.results[k]).all()]
+    if bad:
+        self.results = {}
+        raise NonFiniteError(f"{getattr(self.model, 'checkpoint_path', 'the model')}: non-finite {' and '.join(bad)} for "
+                             f"{a.get_chemical_formula()} ({len(a)} atoms): the model's output is not a number here")
+
+@patch
+def _evaluate(self:MolcrystCalculator, a, pos, cell, pbc, stress:bool):
+    "One energy (+forces, +stress) evaluation into `self.results`."
+    from torch_geometric.data import Data
     i, j, S = self._edges(self._z, pos, cell, pbc)
     dev, dt = self.device, self.dtype
     pos0 = torch.tensor(pos, dtype=dt, device=dev, requires_grad=True)
@@ -358,6 +374,7 @@ def run_md(atoms:Atoms,                 # start structure (copied; its momenta a
     calc = calculator if calculator is not None else atoms.calc
     if calc is None: raise ConfigError('run_md needs a calculator (pass calculator= or set atoms.calc)')
     atoms = atoms.copy(); atoms.calc = calc
+    atoms.get_forces()                       # the start structure: a bad one (overlapping atoms) is an error, before any file is written
     traj = Path(trajectory) if trajectory is not None else None
     logp = traj.with_suffix('.csv') if traj is not None else None
     with trajectory_lock(traj):                                   # one writer per trajectory
@@ -423,7 +440,11 @@ def run_md(atoms:Atoms,                 # start structure (copied; its momenta a
         dyn.attach(observe, interval=1)
         t0 = time.perf_counter()
         try:
-            with stack: dyn.run(steps - start)
+            with stack:
+                try: dyn.run(steps - start)
+                except (StructureError, NonFiniteError) as e:      # the calculator refused a step: atoms collided, or NaN
+                    step = start + dyn.nsteps
+                    raise MDInstability(f'MD blew up at step {step} ({step * timestep_fs:g} fs): {e}') from None
         except MDInstability as e:
             state['stopped'] = str(e)
             if on_blowup == 'raise': raise

@@ -17,12 +17,14 @@ def available()->dict:
     return {p.stem: yaml.safe_load(p.read_text()) for p in sorted(PRETRAINED_DIR.glob('*.yaml'))}
 
 def checkpoint_path(name:str)->Path:
-    "Path of a shipped checkpoint."
-    p = PRETRAINED_DIR / f'{name}.ckpt'
-    if not p.exists():
-        names = sorted(q.stem for q in PRETRAINED_DIR.glob('*.ckpt'))
-        raise ConfigError(f"unknown pretrained model {name!r}; available: {', '.join(names) or 'none'}")
-    return p
+    "Path of a shipped checkpoint: only the names of the files in `PRETRAINED_DIR` are valid (never a path)."
+    names = sorted(q.stem for q in PRETRAINED_DIR.glob('*.ckpt'))
+    if not isinstance(name, str) or name not in names:
+        import difflib
+        close = difflib.get_close_matches(str(name), names, n=1)
+        raise ConfigError(f"unknown pretrained model {name!r}{f' (did you mean {close[0]!r}?)' if close else ''}; "
+                          f"available: {', '.join(names) or 'none'}")
+    return PRETRAINED_DIR / f'{name}.ckpt'
 
 def load(name:str, map_location='cpu'):
     "A shipped model, ready for `molcryst.training.predict` (a `GraphModel` in eval mode)."

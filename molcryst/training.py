@@ -16,7 +16,7 @@ import torch.nn.functional as F
 import lightning as L
 import yaml
 
-from .core import ConfigError, CheckpointError, DataError, MolcrystError, atomic_write, seed_everything
+from .core import ConfigError, CheckpointError, DataError, MolcrystError, NonFiniteError, atomic_write, seed_everything
 from .datamodule import GraphDataModule, TargetScaler, SPLITS
 from .models import BACKBONES, get_model, hyperparameters
 from .models.layers import graph_index
@@ -25,9 +25,10 @@ log = logging.getLogger(__name__)
 
 # %% auto 0
 __all__ = ['log', 'OPTIMIZERS', 'SCHEDULERS', 'LOSSES', 'LOGGERS', 'DEFAULT_TARGETS', 'TrainConfig', 'as_config',
-           'regression_metrics', 'GraphModel', 'safe_load', 'load', 'export_checkpoint', 'wandb_mode',
-           'resolve_model_kwargs', 'Run', 'read_history', 'evaluate', 'fit', 'smiles_to_atoms', 'read_structures',
-           'predict', 'Ensemble', 'fit_ensemble', 'plot_history', 'plot_parity']
+           'regression_metrics', 'training_elements', 'GraphModel', 'safe_load', 'load', 'export_checkpoint',
+           'wandb_mode', 'check_amp', 'resolve_model_kwargs', 'Run', 'read_history', 'evaluate', 'fit',
+           'smiles_to_atoms', 'read_structures', 'predict', 'known_elements', 'domain_flags', 'Ensemble',
+           'fit_ensemble', 'plot_history', 'plot_parity']
 
 # %% ../nbs/10a_training.ipynb
 OPTIMIZERS = ('sgd', 'adam', 'adamw', 'lamb')
@@ -92,8 +93,8 @@ class TrainConfig:
                 names = ' or '.join('None' if t is type(None) else t.__name__ for t in allowed)
                 raise ConfigError(f'TrainConfig.{f.name}: expected {names}, got {v!r} ({type(v).__name__})')
         from molcryst.datasets import DATASETS
-        if self.dataset not in DATASETS and self.dataset != 'md17':
-            raise ConfigError(f"TrainConfig.dataset: unknown dataset {self.dataset!r}; valid: {', '.join(sorted(set(DATASETS) | {'md17'}))}")
+        if self.dataset not in DATASETS:
+            raise ConfigError(f"TrainConfig.dataset: unknown dataset {self.dataset!r}; valid: {', '.join(DATASETS)}")
         if self.backbone not in BACKBONES:
             raise ConfigError(f"TrainConfig.backbone: unknown backbone {self.backbone!r}; valid: {', '.join(BACKBONES)}")
         valid = hyperparameters(BACKBONES[self.backbone][0])
@@ -171,6 +172,13 @@ def regression_metrics(y_true, y_pred)->dict:
     return dict(mae=float(np.abs(err).mean()), rmse=float(np.sqrt((err ** 2).mean())),
                 r2=float(1 - (err ** 2).sum() / ss) if ss > 0 else float('nan'), n=int(len(t)))
 
+def training_elements(dataset, indices)->list[int]:
+    "Atomic numbers present in `dataset[indices]` (the training split): `predict` flags structures with others."
+    st, ptr = dataset.store, dataset.store['atom_ptr']
+    owner = torch.repeat_interleave(torch.arange(len(ptr) - 1), ptr.diff())
+    keep = torch.zeros(len(ptr) - 1, dtype=torch.bool); keep[torch.as_tensor(np.asarray(indices, dtype=np.int64))] = True
+    return st['z'][keep[owner]].long().unique().tolist()
+
 def _resolve_forces_weight(cfg, has_forces:bool)->float:
     if not has_forces: return 0.0
     return 0.99 if cfg.forces_weight is None else float(cfg.forces_weight)
@@ -185,10 +193,12 @@ class GraphModel(L.LightningModule):
                  graph:dict,           # graph options the model was trained with (cutoff, max_neighbors)
                  forces:bool,          # trained on forces (first target is the energy)
                  model_kwargs:dict,    # the backbone's resolved hyperparameters
+                 elements:list|None=None, # atomic numbers in the training split (None: not recorded)
                 ):
         super().__init__()
         self.save_hyperparameters()
         self.cfg = TrainConfig.from_dict(config)
+        self.elements = None if elements is None else sorted(int(z) for z in elements)
         self.targets, self.units, self.extensive, self.graph, self.forces = list(targets), dict(units), list(extensive), dict(graph), forces
         self.backbone = get_model(self.cfg.backbone, **model_kwargs)
         self.scaler = TargetScaler(len(targets))
@@ -306,6 +316,23 @@ def safe_load(path, map_location='cpu')->dict:
         if k not in ck: raise CheckpointError(f'{path}: field {k!r} missing: not a molcryst checkpoint')
     return ck
 
+def _check_weights(path, model, state:dict)->None:
+    "`CheckpointError` listing, by name, the weights that the stored config's model lacks, does not know, or shapes otherwise."
+    if not isinstance(state, dict): raise CheckpointError(f'{path}: field state_dict is a {type(state).__name__}, not a mapping of weights')
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unknown = [k for k in state if k not in own]
+    shape = [(k, tuple(state[k].shape), tuple(own[k].shape)) for k in own
+             if k in state and torch.is_tensor(state[k]) and tuple(state[k].shape) != tuple(own[k].shape)]
+    if not (missing or unknown or shape): return
+    show = lambda ks: ', '.join(ks[:3]) + (f', … ({len(ks) - 3} more)' if len(ks) > 3 else '')
+    parts = ([f'{len(missing)} weights the model needs are not in the file ({show(missing)})'] if missing else []) + \
+            ([f'{len(unknown)} weights in the file belong to no layer of the model ({show(unknown)})'] if unknown else []) + \
+            ([f'{len(shape)} have another shape ({show([f"{k}: file {a}, model {b}" for k, a, b in shape])})'] if shape else [])
+    raise CheckpointError(f"{path}: the weights do not match the model its config describes (backbone {model.cfg.backbone!r}, "
+                          f"hyper_parameters.model_kwargs): {'; '.join(parts)}. The file was saved from another model or edited; "
+                          f"export it again from its training run") from None
+
 def load(checkpoint, map_location='cpu')->GraphModel:
     "Rebuild the trained model (in eval mode) from a checkpoint path or a pretrained name."
     p = Path(checkpoint)
@@ -314,9 +341,11 @@ def load(checkpoint, map_location='cpu')->GraphModel:
         p = checkpoint_path(checkpoint)
     ck = safe_load(p, map_location)
     hp = ck['hyper_parameters']
-    try: model = GraphModel(**{k: hp[k] for k in ('config', 'targets', 'units', 'extensive', 'graph', 'forces', 'model_kwargs')})
+    try: model = GraphModel(**{k: hp[k] for k in ('config', 'targets', 'units', 'extensive', 'graph', 'forces', 'model_kwargs')},
+                            elements=hp.get('elements'))
     except KeyError as e: raise CheckpointError(f'{p}: field hyper_parameters.{e.args[0]} missing: not a molcryst checkpoint') from None
     except MolcrystError as e: raise CheckpointError(f'{p}: the stored config is invalid: {e}') from None
+    _check_weights(p, model, ck['state_dict'])
     try: model.load_state_dict(ck['state_dict'])
     except RuntimeError as e: raise CheckpointError(f'{p}: weights do not match the stored config: {str(e).splitlines()[0]}') from None
     model.checkpoint_path = p
@@ -347,6 +376,25 @@ def _precision(cfg, accelerator:str)->str:
     if not cfg.amp: return '32-true'
     cuda = accelerator in ('gpu', 'cuda') or (accelerator == 'auto' and torch.cuda.is_available())
     return '16-mixed' if cuda else 'bf16-mixed'
+
+def check_amp(model:GraphModel,  # the model about to be trained (left untouched: a copy is stepped)
+              batch,             # one training batch
+              precision:str,     # `_precision`'s answer
+             )->None:
+    "One forward and backward step under CPU bf16 autocast, on a copy of `model`, before training starts: `ConfigError` if it fails."
+    if precision != 'bf16-mixed': return
+    import copy
+    m = copy.deepcopy(model).cpu().train()
+    try:
+        with torch.random.fork_rng(), torch.autocast('cpu', dtype=torch.bfloat16):
+            loss = m._step(batch.clone().cpu())[0]
+        loss.backward()
+        if not torch.isfinite(loss): raise RuntimeError(f'the loss is {float(loss)}')
+    except RuntimeError as e:
+        cpu = torch.backends.cpu.get_cpu_capability()
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ConfigError(f'TrainConfig.amp: bf16 mixed precision fails for backbone {m.cfg.backbone!r} on this CPU '
+                          f'(instruction set {cpu}): {first}; train with amp: false (--amp false)') from None
 
 def resolve_model_kwargs(cfg:TrainConfig, n_targets:int, extensive:Sequence[bool], cutoff:float|None)->dict:
     "The backbone's hyperparameters: the config's, plus output size, cut-off and readout matched to the data."
@@ -434,6 +482,12 @@ def evaluate(model:GraphModel, dataset, indices=None, batch_size:int=64, device=
         ys.append(b.y.double().cpu()); ps.append(out['y'].cpu())
         if 'forces' in out and getattr(b, 'forces', None) is not None: fe.append((out['forces'] - b.forces.double()).cpu())
     y, p = torch.cat(ys).numpy(), torch.cat(ps).numpy()
+    bad = np.flatnonzero(~np.isfinite(p).all(1))
+    if len(bad) or (fe and not all(torch.isfinite(e).all() for e in fe)):
+        ids = [dataset.ids[idx[k]] if hasattr(dataset, 'ids') else idx[k] for k in bad[:3]]
+        raise NonFiniteError(f"{getattr(model, 'checkpoint_path', None) or 'the model'}: non-finite predictions for {len(bad) or 'some'} "
+                             f"of {len(idx)} structures{' (' + ', '.join(map(str, ids)) + ')' if ids else ''}"
+                             f"{'' if len(bad) else ' (forces)'}: the weights hold NaN or the training diverged")
     metrics = {t: regression_metrics(y[:, k], p[:, k]) for k, t in enumerate(model.targets)}
     if fe:
         e = torch.cat(fe)
@@ -502,9 +556,17 @@ def fit(config:TrainConfig|dict|str|Path|None=None, # a config, a dict of fields
     graph = dict(cutoff=ds.options.get('cutoff'), max_neighbors=ds.options.get('max_neighbors'))
     mkw = resolve_model_kwargs(cfg, len(dm.targets), dm.extensive, graph['cutoff'])
     seed_everything(cfg.seed)
-    model = GraphModel(cfg.to_dict(), dm.targets, {t: ds.units.get(t, '') for t in dm.targets}, dm.extensive, graph, has_forces, mkw)
+    model = GraphModel(cfg.to_dict(), dm.targets, {t: ds.units.get(t, '') for t in dm.targets}, dm.extensive, graph, has_forces, mkw,
+                       elements=training_elements(ds, dm.idx['train']))
     model.scaler.load_state_dict(dm.scaler.state_dict())
     if rank0: cfg.to_yaml(run_dir / 'config.yaml')
+    precision = _precision(cfg, cfg.accelerator)
+    if precision == 'bf16-mixed':                             # refuse before training, not at its first step
+        from torch_geometric.data import Batch
+        try: check_amp(model, Batch.from_data_list([ds[int(i)] for i in dm.idx['train'][:cfg.batch_size]]), precision)
+        except MolcrystError:
+            if created: shutil.rmtree(run_dir, ignore_errors=True)
+            raise
     ckdir = run_dir / 'checkpoints'
     ck_cb = ModelCheckpoint(dirpath=ckdir, filename='best', monitor='val_loss', mode='min', save_top_k=1,
                             enable_version_counter=False)
@@ -517,7 +579,7 @@ def fit(config:TrainConfig|dict|str|Path|None=None, # a config, a dict of fields
         warnings.filterwarnings('ignore', message='.*(does not have many workers|Checkpoint directory .* exists|The number of training batches|is smaller than the logging interval|LeafSpec).*')
         trainer = L.Trainer(max_epochs=cfg.epochs, max_time=dict(minutes=cfg.max_minutes) if cfg.max_minutes else None,
                             accelerator=cfg.accelerator, devices=cfg.devices, strategy=cfg.strategy, num_nodes=cfg.num_nodes,
-                            precision=_precision(cfg, cfg.accelerator), accumulate_grad_batches=cfg.agb,
+                            precision=precision, accumulate_grad_batches=cfg.agb,
                             gradient_clip_val=cfg.gradient_clip, callbacks=cbs, logger=_loggers(cfg, run_dir, not progress),
                             enable_progress_bar=progress, enable_model_summary=False, inference_mode=not has_forces,
                             default_root_dir=run_dir, log_every_n_steps=1, num_sanity_val_steps=0)
@@ -562,8 +624,10 @@ def smiles_to_atoms(smiles:str, seed:int=0):
     a.info['name'] = smiles
     return a
 
-def read_structures(item)->list:
-    "`(name, ase.Atoms)` pairs from Atoms, a file (all frames) or a SMILES string."
+def read_structures(item,                     # `ase.Atoms`, a structure file or a SMILES string
+                    occupancy:str='error',    # CIF partial occupancies: 'error' or 'ignore' (keep every site)
+                   )->list:
+    "`(name, ase.Atoms)` pairs from Atoms, a file (all frames) or a SMILES string; `info['source']` names each in errors."
     from ase import Atoms
     if isinstance(item, Atoms): return [(item.info.get('name', item.get_chemical_formula()), item)]
     p = Path(item)
@@ -571,11 +635,14 @@ def read_structures(item)->list:
         if not p.is_file(): raise DataError('no such structure file', p, field='structures')
         if p.suffix.lower() == '.cif':
             from molcryst.datasets import read_cif
-            return [(p.stem, read_cif(p, occupancy='ignore'))]
+            a = read_cif(p, occupancy=occupancy, min_distance=0)    # distances: checked with the graph, by `predict`
+            a.info['source'] = str(p)
+            return [(p.stem, a)]
         import ase.io
         try: frames = ase.io.read(p, index=':')
         except Exception as e: raise DataError(f'ASE cannot read it ({type(e).__name__}: {e})', p, field='structures') from None
         if not frames: raise DataError('no structures in the file', p, field='structures')
+        for k, a in enumerate(frames): a.info['source'] = str(p) if len(frames) == 1 else f'{p}[{k}]'
         return [(p.stem if len(frames) == 1 else f'{p.stem}[{k}]', a) for k, a in enumerate(frames)]
     if os.sep in str(item) or p.suffix.lower() in _STRUCTURE_SUFFIXES:
         raise DataError('no such structure file', p, field='structures')
@@ -588,30 +655,72 @@ def predict(checkpoint,              # a checkpoint path, a pretrained name, or 
             batch_size:int=32,
             forces:bool=False,       # add a `forces` column (energy models)
             device=None,
+            occupancy:str='error',   # CIF partial occupancies: 'error' or 'ignore' (predict as if fully occupied)
+            min_distance:float|None=None, # Å: atoms closer than this are a `StructureError` (None: `MIN_DISTANCE`; 0: off)
            )->pd.DataFrame:
-    "Predictions in the targets' units, one row per structure."
+    "Predictions in the targets' units, one row per structure, with `in_domain` and `domain_flags` (unseen elements, impossible values)."
     from torch_geometric.data import Batch
-    from molcryst.graphs import build_graph
+    from molcryst.graphs import build_graph, resolve_min_distance
     model = checkpoint if isinstance(checkpoint, GraphModel) else load(checkpoint)
     device = torch.device(device) if device is not None else (torch.device('cuda') if torch.cuda.is_available() else torch.device('cpu'))
     model = model.to(device).eval()
+    md = resolve_min_distance(min_distance)
     if isinstance(structures, (str, Path)) or type(structures).__name__ == 'Atoms': structures = [structures]
-    items = [x for s in structures for x in read_structures(s)]
+    items = [x for s in structures for x in read_structures(s, occupancy)]
     if not items: raise DataError('no structures given', field='structures')
     rows = []
     for k in range(0, len(items), batch_size):
         chunk = items[k:k + batch_size]
-        gs = [build_graph(a, model.graph['cutoff'], model.graph.get('max_neighbors'), name=n) for n, a in chunk]
+        gs = [build_graph(a, model.graph['cutoff'], model.graph.get('max_neighbors'), name=a.info.get('source', n), min_distance=md)
+              for n, a in chunk]
         b = Batch.from_data_list(gs).to(device)
         out = model(b)
         for g, (n, a) in enumerate(chunk):
             r = dict(name=n, formula=a.get_chemical_formula(), n_atoms=len(a))
             r.update({t: float(out['y'][g, j]) for j, t in enumerate(model.targets)})
-            if forces and 'forces' in out: r['forces'] = out['forces'][b.batch == g].cpu().numpy()
+            f = out['forces'][b.batch == g].cpu().numpy() if forces and 'forces' in out else None
+            _check_finite(model, a.info.get('source', n), r, f)
+            if f is not None: r['forces'] = f
+            r['domain_flags'] = '; '.join(domain_flags(model, a.numbers, r))
+            r['in_domain'] = not r['domain_flags']
             rows.append(r)
     df = pd.DataFrame(rows)
     df.attrs['units'] = model.units
+    out_of = df[~df.in_domain]
+    if len(out_of):
+        log.warning(f"{len(out_of)} of {len(df)} structures are outside the model's domain (the domain_flags column says why): "
+                    f"{out_of['name'].iloc[0]}: {out_of['domain_flags'].iloc[0]}")
     return df
+
+def _check_finite(model, name, row:dict, forces)->None:
+    "`NonFiniteError` naming the structure and the quantity when a prediction is NaN or infinite."
+    bad = [t for t in model.targets if not math.isfinite(row[t])] + (['forces'] if forces is not None and not np.isfinite(forces).all() else [])
+    if bad:
+        where = getattr(model, 'checkpoint_path', None) or 'the model'
+        raise NonFiniteError(f"{name}: {', '.join(bad)}: the model ({where}) predicts {', '.join(str(row.get(t, 'NaN')) for t in bad)}, "
+                             f"not a finite number; nothing was written")
+
+def known_elements(model)->set|None:
+    "Atomic numbers the model was trained on: recorded at training, else those with a fitted reference energy; None if unknown."
+    if getattr(model, 'elements', None): return set(model.elements)
+    ref = model.scaler.atomref[:, 0]
+    return set(torch.nonzero(ref != 0).flatten().tolist()) or None
+
+def domain_flags(model, numbers, row:dict)->list[str]:
+    "Why a prediction is outside the model's domain: elements absent from its training data, values its target cannot take."
+    from ase.data import chemical_symbols
+    from molcryst.datasets import target_range
+    flags = []
+    known = known_elements(model)
+    if known is not None:
+        new = sorted(set(int(z) for z in numbers) - known)
+        if new: flags.append(f"elements not in the training data: {', '.join(chemical_symbols[z] for z in new)}")
+    for t in model.targets:
+        lo, hi = target_range(model.cfg.dataset, t)
+        v = row[t]
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            flags.append(f"{t} = {v:.4g} outside the values it can take ([{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}])")
+    return flags
 
 # %% ../nbs/10a_training.ipynb
 @dataclass

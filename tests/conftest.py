@@ -10,6 +10,18 @@ def _isolated_cache(tmp_path, monkeypatch):
     yield
 
 
+@pytest.fixture(autouse=True)
+def _cpu_state():
+    "Process-wide CPU settings a test (or the library) changes are put back, so no result depends on test order."
+    import torch
+    from molcryst.core import denormals_flushed
+    threads, flushed, dtype = torch.get_num_threads(), denormals_flushed(), torch.get_default_dtype()
+    yield
+    if torch.get_num_threads() != threads: torch.set_num_threads(threads)
+    if denormals_flushed() != flushed: torch.set_flush_denormal(flushed)
+    if torch.get_default_dtype() != dtype: torch.set_default_dtype(dtype)
+
+
 NACL = """data_NaCl
 _cell_length_a 5.64
 _cell_length_b 5.64

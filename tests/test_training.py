@@ -48,9 +48,48 @@ def test_every_optimizer_lowers_the_loss(tmp_path, optimizer):
     h = run.history
     assert h.train_loss.iloc[-1] < h.train_loss.iloc[0]
 
-@pytest.mark.parametrize('backbone', ['schnet', 'cgcnn', 'mpnn_transformer'])
+@pytest.mark.parametrize('backbone', list(BACKBONES))
 def test_amp_bf16_on_cpu(tmp_path, backbone):
+    # every backbone, on this machine's own code paths (AVX-512 or AVX2, whichever it has)
     run = fit(tiny(tmp_path, backbone, amp=True, epochs=2, agb=2, gradient_clip=1.0), progress=False)
+    assert np.isfinite(run.history.train_loss).all()
+
+AMP_AVX2 = '''
+import json, sys, torch
+from molcryst.training import TrainConfig, fit
+cfg = TrainConfig.from_dict(json.loads(sys.argv[1]))
+run = fit(cfg, progress=False)
+print(json.dumps(dict(cpu=torch.backends.cpu.get_cpu_capability(), loss=run.history.train_loss.tolist())))
+'''
+
+@pytest.mark.parametrize('backbone,dataset', [('mpnn', 'qm9'), ('mpnn_transformer', 'qm9'), ('cgcnn_dense', 'qm9'),
+                                              ('mpnn_transformer', 'md17')])
+def test_amp_bf16_on_avx2_code_paths(tmp_path, backbone, dataset):
+    # oneDNN limited to AVX2 (what an AVX2-only EPYC runs; an AVX-512 machine takes the same paths): the bf16 LSTM
+    # primitive does not exist there, so Set2Set's LSTM and the GRU must run in float32 inside the autocast region;
+    # md17 adds forces (a gradient of a gradient through attention)
+    kw = dict(amp=True, epochs=1)
+    if dataset == 'md17': kw.update(dataset='md17', targets=['energy'], dataset_kwargs=dict(source='ethanol', limit=48, progress=False))
+    cfg = tiny(tmp_path, backbone, **kw).to_dict()
+    env = dict(os.environ, ONEDNN_MAX_CPU_ISA='AVX2', OMP_NUM_THREADS='1')
+    r = subprocess.run([sys.executable, '-c', AMP_AVX2, json.dumps(cfg)], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert np.isfinite(out['loss']).all(), out
+
+def test_amp_refused_before_training_when_the_cpu_cannot(tmp_path, monkeypatch):
+    # a kernel that this CPU refuses in bf16 (simulated: the GRU raises under autocast, as oneDNN's LSTM does on AVX2)
+    # is a clear ConfigError before the first epoch, and leaves no run folder behind
+    from molcryst.models import layers
+    def refuse(module, *a, **k):
+        if torch.is_autocast_enabled('cpu'): raise RuntimeError('could not create a primitive descriptor for the GRU forward propagation primitive')
+        return module(*a, **k)
+    monkeypatch.setattr('molcryst.models.mpnn.float32_call', refuse)
+    cfg = tiny(tmp_path, 'mpnn', amp=True)
+    with pytest.raises(ConfigError, match=r"TrainConfig.amp: bf16 mixed precision fails for backbone 'mpnn' on this CPU .*primitive descriptor.*amp: false"):
+        fit(cfg, progress=False)
+    assert not (tmp_path / 'run').exists()
+    run = fit(cfg.replace(amp=False), progress=False)                  # the same run in float32 trains
     assert np.isfinite(run.history.train_loss).all()
 
 def test_wandb_offline(tmp_path, monkeypatch):

@@ -120,8 +120,9 @@ class CGCNNDense(CGCNN):
         N, M = nbr.shape
         total = torch.cat([x.unsqueeze(1).expand(N, M, -1), x.index_select(0, nbr.reshape(-1)).reshape(N, M, -1), e], dim=-1)
         if self.mask_padding:          # batch-norm statistics and the sum over real neighbours only
-            flat = torch.zeros(N, M, conv.fc_full.out_features // 2, dtype=x.dtype, device=x.device)
-            flat[mask] = conv.message(total[mask])
+            msg = conv.message(total[mask])
+            flat = msg.new_zeros(N, M, msg.shape[-1])      # the messages' dtype (bf16 under autocast)
+            flat[mask] = msg
         else: flat = conv.message(total)
         return F.softplus(x + conv.bn2(flat.sum(1)))
 

@@ -16,8 +16,8 @@ from ..graphs import edge_vectors
 
 # %% auto 0
 __all__ = ['READOUTS', 'READOUTS_VOLUME', 'VOLUME_UNIT', 'GaussianRBF', 'ExpNormalRBF', 'CosineCutoff', 'PolynomialCutoff',
-           'symmetric_pairs', 'ShiftedSoftplus', 'mlp', 'check_readout', 'graph_index', 'cell_volume', 'per_volume',
-           'Backbone', 'EnergyForces', 'random_rotation', 'transform_graph', 'fd_forces']
+           'symmetric_pairs', 'ShiftedSoftplus', 'mlp', 'float32_call', 'check_readout', 'graph_index', 'cell_volume',
+           'per_volume', 'Backbone', 'EnergyForces', 'random_rotation', 'transform_graph', 'fd_forces']
 
 # %% ../../nbs/04_layers.ipynb
 class GaussianRBF(nn.Module):
@@ -91,6 +91,17 @@ def mlp(sizes:Sequence[int], act=ShiftedSoftplus, last_act:bool=False)->nn.Seque
         layers.append(nn.Linear(sizes[k], sizes[k + 1]))
         if k < len(sizes) - 2 or last_act: layers.append(act())
     return nn.Sequential(*layers)
+
+# %% ../../nbs/04_layers.ipynb
+def float32_call(module,   # a module (or function) that must not run under autocast: recurrent layers
+                 *args, **kwargs):
+    "`module(*args, **kwargs)` in float32 with autocast disabled, when autocast is on; a plain call otherwise."
+    x = next((a for a in (*args, *kwargs.values()) if torch.is_tensor(a)), None)
+    dev = x.device.type if x is not None else 'cpu'
+    if not torch.is_autocast_enabled(dev): return module(*args, **kwargs)
+    f32 = lambda a: a.float() if torch.is_tensor(a) and a.is_floating_point() else a
+    with torch.autocast(dev, enabled=False):
+        return module(*map(f32, args), **{k: f32(v) for k, v in kwargs.items()})
 
 # %% ../../nbs/04_layers.ipynb
 READOUTS = ('sum', 'mean')

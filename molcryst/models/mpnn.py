@@ -4,7 +4,9 @@
 
 # %% ../../nbs/08_mpnn.ipynb 3
 from __future__ import annotations
+import contextlib
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch import nn
 from torch_geometric.nn import NNConv
 from torch_geometric.nn.aggr import Set2Set
@@ -12,7 +14,7 @@ from torch_geometric.utils import to_dense_batch
 
 from ..core import MAX_Z
 from ..graphs import edge_vectors
-from .layers import Backbone, CosineCutoff, GaussianRBF, check_readout, graph_index
+from .layers import Backbone, CosineCutoff, GaussianRBF, check_readout, float32_call, graph_index
 
 # %% auto 0
 __all__ = ['READOUTS_MPNN', 'MPNN', 'MPNNTransformer']
@@ -55,7 +57,7 @@ class MPNN(Backbone):
     def step(self, k:int, h, hidden, batch, e):
         "One message-passing step: messages, GRU update (subclasses add to it)."
         m = torch.relu(self.conv(h, batch.edge_index, e))
-        h, hidden = self.gru(m.unsqueeze(0), hidden)
+        h, hidden = float32_call(self.gru, m.unsqueeze(0), hidden)   # recurrent: float32 under autocast
         return h.squeeze(0), hidden
 
     def atom_features(self, batch):
@@ -68,7 +70,7 @@ class MPNN(Backbone):
     def pool(self, h, batch):
         if self.readout != 'set2set': return super().pool(h, batch)
         b, G = graph_index(batch)
-        return self.set2set(h, b, dim_size=G)
+        return float32_call(self.set2set, h, b, dim_size=G)      # its LSTM: float32 under autocast (no bf16 oneDNN LSTM on AVX2)
 
 # %% ../../nbs/08_mpnn.ipynb
 class MPNNTransformer(MPNN):
@@ -87,7 +89,10 @@ class MPNNTransformer(MPNN):
         h, hidden = super().step(k, h, hidden, batch, e)
         b, G = graph_index(batch)
         dense, mask = to_dense_batch(self.norm1[k](h), b, batch_size=G)       # [G, Nmax, F], padding masked
-        a, _ = self.attn[k](dense, dense, dense, key_padding_mask=~mask, need_weights=False)
+        # forces need the gradient of this gradient: only the math kernel of scaled-dot-product attention has it
+        # (the CPU flash kernel and CUDA's fused ones raise "derivative ... not implemented")
+        with sdpa_kernel(SDPBackend.MATH) if batch.pos.requires_grad and torch.is_grad_enabled() else contextlib.nullcontext():
+            a, _ = self.attn[k](dense, dense, dense, key_padding_mask=~mask, need_weights=False)
         h = h + a[mask]
         h = h + self.ff[k](self.norm2[k](h))
         return h, h.unsqueeze(0)
