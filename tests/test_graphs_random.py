@@ -20,7 +20,7 @@ def test_random_cells_match_ase(seed):
     rng = np.random.default_rng(seed)
     atoms = random_cell(rng, int(rng.integers(1, 12)), float(rng.uniform(2.0, 7.0)))
     cutoff = float(rng.uniform(2.0, 7.0))
-    g = build_graph(atoms, cutoff=cutoff, dtype=torch.float64)
+    g = build_graph(atoms, cutoff=cutoff, dtype=torch.float64, min_distance=0)   # random points: pairs of any distance
     j, i = g.edge_index.numpy()
     ai, aj, aS, ad = ase_nl('ijSd', atoms, cutoff)
     ours = sorted(zip(i.tolist(), j.tolist(), map(tuple, g.edge_shift.tolist())))
@@ -33,17 +33,17 @@ def test_random_cells_match_ase(seed):
 def test_edges_grouped_by_target_and_deterministic():
     rng = np.random.default_rng(0)
     a = random_cell(rng, 10, 5.0)
-    g = build_graph(a, cutoff=6.0, dtype=torch.float64)
+    g = build_graph(a, cutoff=6.0, dtype=torch.float64, min_distance=0)
     assert torch.all(g.edge_index[1][1:] >= g.edge_index[1][:-1])
-    g2 = build_graph(a.copy(), cutoff=6.0, dtype=torch.float64)
+    g2 = build_graph(a.copy(), cutoff=6.0, dtype=torch.float64, min_distance=0)
     assert torch.equal(g.edge_index, g2.edge_index) and torch.equal(g.edge_shift, g2.edge_shift)
 
 
 def test_max_neighbors_keeps_nearest_sorted():
     rng = np.random.default_rng(1)
     a = random_cell(rng, 10, 5.0)
-    full = build_graph(a, cutoff=6.0, dtype=torch.float64)
-    g = build_graph(a, cutoff=6.0, max_neighbors=5, dtype=torch.float64)
+    full = build_graph(a, cutoff=6.0, dtype=torch.float64, min_distance=0)
+    g = build_graph(a, cutoff=6.0, max_neighbors=5, dtype=torch.float64, min_distance=0)
     _, d = edge_vectors(g); _, dfull = edge_vectors(full)
     dst = g.edge_index[1]
     assert torch.all(dst[1:] >= dst[:-1])
