@@ -113,7 +113,7 @@ def _edges(self:MolcrystCalculator, z, pos, cell, pbc):
 @patch
 def _per_structure(self:MolcrystCalculator, a:Atoms):
     "Tensors and sums that change only with the atoms' numbers and periodicity (cached between MD steps)."
-    key = (a.numbers.tobytes(), a.pbc.tobytes())
+    key = (a.numbers.tobytes(), a.pbc.tobytes(), a.info.get('source'), a.info.get('name'))
     if key == self._key: return
     z = a.numbers.astype(np.int64)
     structure_arrays(a)                                          # checks elements and cell once
@@ -125,7 +125,7 @@ def _per_structure(self:MolcrystCalculator, a:Atoms):
     self._z, self._zt = z, torch.from_numpy(z).to(self.device)
     self._pbct = torch.from_numpy(a.pbc.copy()).to(self.device).unsqueeze(0)
     self._ref = float(self._atomref[z].sum())
-    self._key, self._name = key, a.get_chemical_formula()
+    self._key, self._name = key, a.info.get('source') or a.info.get('name') or a.get_chemical_formula()   # for messages
 
 @patch
 def calculate(self:MolcrystCalculator, atoms=None, properties=('energy',), system_changes=all_changes):

@@ -140,3 +140,27 @@ def test_calculator_relaxes_ethanol_with_ase_optimizer():
     e0 = a.get_potential_energy()
     assert BFGS(a, logfile=None).run(fmax=0.02, steps=200)
     assert np.linalg.norm(a.get_forces(), axis=1).max() < 0.02 and a.get_potential_energy() < e0
+
+
+def test_calculator_leaves_denormal_flushing_as_it_found_it():
+    # the calculator flushes subnormals during its own calls only: the caller's setting survives, and the energy is
+    # the same whatever the caller had set (so no result elsewhere in the process depends on a calculator existing)
+    from molcryst.core import denormals_flushed, flush_denormal
+    atoms = molecule_atoms('ethanol'); atoms.calc = MolcrystCalculator(MODEL)
+    energies = []
+    for outside in (False, True, False):
+        with flush_denormal(outside):
+            atoms.calc.reset()
+            energies.append(atoms.get_potential_energy())
+            assert denormals_flushed() == outside
+    assert energies[0] == energies[1] == energies[2]
+
+
+def test_collision_during_md_is_a_blowup(tmp_path):
+    # two atoms driven into each other mid-run: the calculator refuses the step and run_md reports a blow-up
+    from ase.build import molecule
+    a = molecule('H2'); a.positions[1] = a.positions[0] + [0, 0, 0.9]
+    a.set_velocities([[0, 0, 5.0], [0, 0, -5.0]])              # ASE units: 0.5 Å/fs each, ~13 eV: no model stops that
+    res = run_md(a, MolcrystCalculator(MODEL), steps=200, timestep_fs=0.5, temperature_K=None, trajectory=tmp_path / 'h2.traj',
+                 save_every=1, progress=False, max_force=1e9, max_energy_change=None, max_temperature_K=None, min_distance=0.5)
+    assert res.stopped and 'MD blew up at step' in res.stopped and 'apart' in res.stopped, res.stopped
