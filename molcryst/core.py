@@ -18,7 +18,7 @@ log = logging.getLogger('molcryst')
 __all__ = ['log', 'HARTREE_TO_EV', 'KCAL_MOL_TO_EV', 'BOHR_TO_ANGSTROM', 'EV_TO_KCAL_MOL', 'MAX_Z', 'MolcrystError',
            'ConfigError', 'CheckpointError', 'DataError', 'CIFError', 'UnknownElementError', 'EmptyDatasetError',
            'StructureError', 'NonFiniteError', 'atomic_number', 'seed_everything', 'get_device', 'denormals_flushed',
-           'flush_denormal', 'cache_dir', 'atomic_write', 'hash_key']
+           'flush_denormal', 'torch_threads', 'cache_dir', 'atomic_write', 'hash_key']
 
 # %% ../nbs/00_core.ipynb
 HARTREE_TO_EV: float = float(_ase_units.Hartree)                        # 1 Ha in eV
@@ -108,6 +108,15 @@ def flush_denormal(enabled:bool=True):
     try: yield
     finally:
         if prev != enabled: torch.set_flush_denormal(prev)
+
+@contextlib.contextmanager
+def torch_threads(n:int|None):
+    "torch's CPU thread count set to `n` inside the block (None: unchanged), and restored after it."
+    prev = torch.get_num_threads()
+    if n is not None and n != prev: torch.set_num_threads(int(n))
+    try: yield
+    finally:
+        if torch.get_num_threads() != prev: torch.set_num_threads(prev)
 
 # %% ../nbs/00_core.ipynb
 def cache_dir(*parts:str)->Path:

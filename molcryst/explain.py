@@ -362,7 +362,7 @@ def explain(model,                     # a `GraphModel`, a checkpoint path or a 
     res = []
     for k in range(0, len(items), batch_size):
         chunk = items[k:k + batch_size]
-        b = Batch.from_data_list([build_graph(a, opts['cutoff'], opts.get('max_neighbors'), name=n) for n, a in chunk]).to(device)
+        b = Batch.from_data_list([build_graph(a, opts['cutoff'], opts.get('max_neighbors'), name=a.info.get('source', n)) for n, a in chunk]).to(device)
         s = attribute(model, b, method, t, **kwargs).cpu().numpy()
         with torch.no_grad(), _eval_mode(bb):
             y = (model(b)['y'] if scaler is not None else bb(b))[:, t].double().cpu().numpy()

@@ -16,7 +16,7 @@ from ase.calculators.calculator import Calculator, PropertyNotImplementedError, 
 from fastcore.basics import patch
 from tqdm import tqdm
 
-from .core import ConfigError, DataError, MolcrystError, NonFiniteError, StructureError, atomic_write, flush_denormal
+from .core import ConfigError, DataError, MolcrystError, NonFiniteError, StructureError, atomic_write, flush_denormal, torch_threads
 from .graphs import check_min_distance, neighbor_list, resolve_min_distance, structure_arrays
 
 log = logging.getLogger('molcryst.md')
@@ -59,7 +59,7 @@ class MolcrystCalculator(Calculator):
                  dtype=torch.float32,        # float32 (as trained) or float64 (for finite-difference checks)
                  skin:float|None=None,       # Verlet skin in Å (0: a new list every call; None: 1 Å unless the model caps neighbours)
                  flush_denormal:bool=True,   # flush subnormal floats to zero on the CPU during each call (restored after it)
-                 threads:int|None=None,      # torch CPU threads (process-wide; None leaves torch's setting)
+                 threads:int|None=None,      # torch CPU threads during each call (restored after it; None leaves torch's setting)
                  min_distance:float|None=None, # Å: atoms closer than this are a `StructureError` (None: `MIN_DISTANCE`; 0: off)
                  **kwargs):                  # passed to `ase.calculators.calculator.Calculator`
         super().__init__(**kwargs)
@@ -82,7 +82,8 @@ class MolcrystCalculator(Calculator):
         self.elements = trained_elements(m)
         self.flush_denormal = bool(flush_denormal)
         self.min_distance = resolve_min_distance(min_distance)
-        if threads is not None: torch.set_num_threads(int(threads))
+        if threads is not None and not (isinstance(threads, int) and threads >= 1): raise ConfigError(f'threads must be an integer ≥ 1 or None, got {threads!r}')
+        self.threads = threads
         self.parameters = dict(model=str(getattr(m, 'checkpoint_path', 'in-memory model')), skin=self.skin,
                                dtype=str(dtype).replace('torch.', ''))
         self._nl, self.neighbor_builds, self._warned, self._key = None, 0, set(), None
@@ -140,7 +141,7 @@ def calculate(self:MolcrystCalculator, atoms=None, properties=('energy',), syste
     if not np.isfinite(pos).all():                               # a blown-up run (run_md reports it as such)
         k = int(np.flatnonzero(~np.isfinite(pos).all(1))[0])
         raise StructureError(f'non-finite position of atom {k} ({a[k].symbol})', self._name, f'atom {k}', 'positions')
-    with flush_denormal(True) if self.flush_denormal else contextlib.nullcontext():
+    with flush_denormal(True) if self.flush_denormal else contextlib.nullcontext(), torch_threads(self.threads):
         self._evaluate(a, pos, cell, pbc, stress)
     bad = [k for k in ('energy', 'forces', 'stress') if k in self.results and not np.isfinite(self.results[k]).all()]
     if bad:

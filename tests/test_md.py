@@ -164,3 +164,14 @@ def test_collision_during_md_is_a_blowup(tmp_path):
     res = run_md(a, MolcrystCalculator(MODEL), steps=200, timestep_fs=0.5, temperature_K=None, trajectory=tmp_path / 'h2.traj',
                  save_every=1, progress=False, max_force=1e9, max_energy_change=None, max_temperature_K=None, min_distance=0.5)
     assert res.stopped and 'MD blew up at step' in res.stopped and 'apart' in res.stopped, res.stopped
+
+
+def test_calculator_threads_apply_to_its_calls_only():
+    n = torch.get_num_threads()
+    atoms = molecule_atoms('ethanol'); atoms.calc = MolcrystCalculator(MODEL, threads=1)
+    seen = []
+    forward = atoms.calc.model.backbone.forward
+    atoms.calc.model.backbone.forward = lambda *a, **k: (seen.append(torch.get_num_threads()), forward(*a, **k))[1]
+    atoms.get_potential_energy()
+    assert seen == [1] and torch.get_num_threads() == n
+    with pytest.raises(Exception, match='threads must be an integer'): MolcrystCalculator(MODEL, threads=0)
