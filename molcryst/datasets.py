@@ -63,8 +63,7 @@ def _collate_records(records:Iterable[Record], cutoff:float, max_neighbors:int|N
         if len(y) != n_targets: raise DataError(f'{len(y)} labels, expected {n_targets}', name, rec.id, 'y')
         if not np.isfinite(y).all(): raise DataError('label is NaN or infinite', name, rec.id, 'y')
         i, j, S, d = neighbor_list(pos, cell, pbc, cutoff, max_neighbors)
-        check_min_distance(z, i, j, d, min_distance, name if rec.source is None or rec.source == rec.id else f'{name}: {rec.id}',
-                           pos, cell, pbc, cutoff)
+        check_min_distance(z, pos, cell, pbc, min_distance, name if rec.source in (None, rec.id) else f'{name}: {rec.id}', (i, j, d), cutoff)
         if isolated == 'error':
             lonely = np.flatnonzero(np.bincount(i, minlength=len(z)) == 0)
             if len(lonely): raise DataError(f'atom {lonely[0]} (Z={z[lonely[0]]}) has no neighbour within {cutoff} Å',
@@ -413,6 +412,7 @@ def _cif_parse_error(e:Exception, data:bytes, name)->CIFError:
                         f'truncated file?)', name, field='loop_')
     return CIFError(f'malformed CIF, not readable by ASE\'s parser ({type(e).__name__}: {str(e) or "no detail"})', name)
 
+# %% ../nbs/02_datasets.ipynb
 def read_cif(source,           # path of a .cif file, or its bytes/str content
              name=None,        # name for error messages (default: the path)
              occupancy:str='error', # partial occupancy: 'error' or 'ignore' (keep every site)
@@ -470,8 +470,7 @@ def read_cif(source,           # path of a .cif file, or its bytes/str content
     vol = abs(atoms.cell.volume)
     if not np.isfinite(vol) or vol < 1e-3: raise CIFError(f'cell volume is {vol:.3g} Å³', name, field='_cell_length_a')
     if len(atoms) == 0: raise CIFError('no atoms', name, field='_atom_site_fract_x')
-    check_min_distance(atoms.numbers, None, None, None, resolve_min_distance(min_distance), name,
-                       atoms.positions, atoms.cell.array, atoms.pbc)
+    check_min_distance(atoms.numbers, atoms.positions, atoms.cell.array, atoms.pbc, resolve_min_distance(min_distance), name)
     return atoms
 
 # %% ../nbs/02_datasets.ipynb
@@ -536,7 +535,7 @@ def CIFFolder(root,                              # folder with id_prop.csv and <
     def records():
         for cid, y in rows:
             f = root / f'{cid}.cif'
-            a = read_cif(f, occupancy=occupancy, min_distance=min_distance)
+            a = read_cif(f, occupancy=occupancy, min_distance=0)     # distances: checked with the graph
             yield _crystal_record(cid, a, y, f)
     opts = dict(limit=limit, id_prop=id_prop, **({'occupancy': occupancy} if occupancy != 'error' else {}))
     return make_dataset(root.name or 'cifs', records, targets, _fingerprint(root), cutoff, max_neighbors, isolated,
@@ -633,11 +632,12 @@ def CoREMOF(targets:Sequence[str]|str=('AV_VF',), # any of `COREMOF_TARGETS`
             f = folder / f'{n}.cif'
             a = read_cif(f, occupancy=occupancy, min_distance=0)      # checked here, to skip or refuse
             if overlapping == 'skip':               # 7 % of CoRE MOF 2019-ASR has sites < 0.5 Å apart (disorder left in)
-                try: check_min_distance(a.numbers, None, None, None, md, f, a.positions, a.cell.array, a.pbc)
+                try: check_min_distance(a.numbers, a.positions, a.cell.array, a.pbc, md, f)
                 except StructureError as e: yield Skipped(n, str(e)); continue
             kept += 1
             yield _crystal_record(n, a, y, f)
-    opts = dict(subset=subset, occupancy=occupancy, **(dict(limit=limit, overlapping='skip') if overlapping == 'skip' else {}))
+    opts = dict(subset=subset, **({'occupancy': occupancy} if occupancy != 'error' else {}),
+                **(dict(limit=limit, overlapping='skip') if overlapping == 'skip' else {}))
     return make_dataset('coremof', records, list(targets), _fingerprint(csv_, tar) + [names], cutoff, max_neighbors,
                         isolated, {t: COREMOF_TARGETS[t][1] for t in targets}, total=min(limit or len(names), len(names)),
                         options=opts, rebuild=rebuild, progress=progress, min_distance=md)
@@ -711,7 +711,7 @@ def ODAC(targets:Sequence[str]|str=('co2',), # 'co2' and/or 'h2o'
                 zf = zips[part]
                 try: data = zf.read(f'{name}.cif')
                 except KeyError: raise DataError(f'no {name}.cif in {files[part][0].name}', c, f'row {row} ({name})', 'MOF') from None
-                a = read_cif(data, name=f'{files[part][0]}:{name}.cif', occupancy=occupancy, min_distance=min_distance)
+                a = read_cif(data, name=f'{files[part][0]}:{name}.cif', occupancy=occupancy, min_distance=0)
                 yield _crystal_record(name, a, y, c)
         finally:
             for zf in zips.values(): zf.close()

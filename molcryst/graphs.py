@@ -14,8 +14,8 @@ import os
 from .core import ConfigError, DataError, StructureError, atomic_number
 
 # %% auto 0
-__all__ = ['MIN_DISTANCE', 'structure_arrays', 'neighbor_list', 'resolve_min_distance', 'check_min_distance', 'build_graph',
-           'edge_vectors', 'DenseNeighbors', 'to_dense']
+__all__ = ['MIN_DISTANCE', 'structure_arrays', 'neighbor_list', 'resolve_min_distance', 'closest_pair', 'check_min_distance',
+           'build_graph', 'edge_vectors', 'DenseNeighbors', 'to_dense']
 
 # %% ../nbs/01_graphs.ipynb
 def structure_arrays(structure, # `ase.Atoms`, or anything with `z`/`numbers`, `pos`/`positions`, `cell`, `pbc`
@@ -83,22 +83,33 @@ def resolve_min_distance(min_distance:float|None=None, # Å; None: `$MOLCRYST_MI
         raise ConfigError(f'min_distance must be a distance ≥ 0 Å (0: no check), got {min_distance!r}')
     return float(min_distance)
 
-def check_min_distance(z, i, j, d,                 # atomic numbers [N]; pairs and distances of a neighbour list
-                       min_distance:float,         # Å (0: no check)
-                       name=None,                  # file or structure, for the message
-                       pos=None, cell=None, pbc=None, # the structure: searched again when `d` may miss close pairs
-                       cutoff:float|None=None,     # the cut-off `d` was computed at
-                      )->None:
-    "`StructureError` naming both atoms and their distance if two atoms are closer than `min_distance`."
-    if min_distance <= 0 or len(z) < 1: return
-    if pos is not None and (cutoff is None or cutoff < min_distance):
-        i, j, _, d = neighbor_list(pos, cell, pbc, min_distance)
-    if not len(d) or d.min() >= min_distance: return
+def closest_pair(z, pos, cell, pbc,                # the structure (`structure_arrays`)
+                 min_distance:float,               # Å
+                 pairs=None,                       # `(i, j, d)` of a neighbour search already done at `cutoff`, reused
+                 cutoff:float|None=None,           # the cut-off of `pairs`; below `min_distance` they are searched again
+                ):
+    "`(a, b, distance, n_pairs, text)` of the closest pair of atoms if some are closer than `min_distance`, else None."
+    if min_distance <= 0 or len(z) < 1: return None
+    if pairs is None or cutoff is None or cutoff < min_distance: i, j, _, d = neighbor_list(pos, cell, pbc, min_distance)
+    else: i, j, d = pairs
+    if not len(d) or d.min() >= min_distance: return None
     k = int(np.argmin(d)); a, b = sorted((int(i[k]), int(j[k])))
     from ase.data import chemical_symbols as sym
     n = int(((d < min_distance) & (np.asarray(i) < np.asarray(j))).sum()) or 1
     who = f'atom {a} ({sym[z[a]]}) and its own periodic image' if a == b else f'atoms {a} ({sym[z[a]]}) and {b} ({sym[z[b]]})'
-    raise StructureError(f'{who} are {d[k]:.3f} Å apart, closer than min_distance={min_distance:g} Å'
+    return a, b, float(d[k]), n, f'{who} are {d[k]:.3f} Å apart'
+
+def check_min_distance(z, pos, cell, pbc,          # the structure (`structure_arrays`)
+                       min_distance:float,         # Å (0: no check)
+                       name=None,                  # file or structure, for the message
+                       pairs=None,                 # `(i, j, d)` of a neighbour search already done at `cutoff`, reused
+                       cutoff:float|None=None,     # the cut-off of `pairs`
+                      )->None:
+    "`StructureError` naming both atoms and their distance if two atoms are closer than `min_distance`."
+    close = closest_pair(z, pos, cell, pbc, min_distance, pairs, cutoff)
+    if close is None: return
+    a, b, _, n, text = close
+    raise StructureError(f'{text}, closer than min_distance={min_distance:g} Å'
                          f'{f" ({n} such pairs)" if n > 1 else ""}: overlapping or duplicated sites; '
                          f'fix the structure, or keep it with min_distance=0 (--min-distance 0, or MOLCRYST_MIN_DISTANCE=0)',
                          name, f'atom {a}' if a == b else f'atoms {a} and {b}', 'positions')
@@ -116,7 +127,7 @@ def build_graph(atoms,                    # `ase.Atoms` or a record with z, pos,
     if isolated not in ('keep', 'error'): raise ConfigError(f"isolated must be 'keep' or 'error', got {isolated!r}")
     z, pos, cell, pbc = structure_arrays(atoms, name)
     i, j, S, d = neighbor_list(pos, cell, pbc, cutoff, max_neighbors)
-    check_min_distance(z, i, j, d, resolve_min_distance(min_distance), name, pos, cell, pbc, cutoff)
+    check_min_distance(z, pos, cell, pbc, resolve_min_distance(min_distance), name, (i, j, d), cutoff)
     if isolated == 'error':
         lonely = np.flatnonzero(np.bincount(i, minlength=len(z)) == 0)
         if len(lonely):

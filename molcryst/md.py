@@ -17,7 +17,7 @@ from fastcore.basics import patch
 from tqdm import tqdm
 
 from .core import ConfigError, DataError, MolcrystError, NonFiniteError, StructureError, atomic_write, flush_denormal, torch_threads
-from .graphs import check_min_distance, neighbor_list, resolve_min_distance, structure_arrays
+from .graphs import check_min_distance, closest_pair, neighbor_list, resolve_min_distance, structure_arrays
 
 log = logging.getLogger('molcryst.md')
 
@@ -94,7 +94,7 @@ def _edges(self:MolcrystCalculator, z, pos, cell, pbc):
     "`(i, j, S)` of the pairs within the model's cut-off (fresh, or filtered from the Verlet list)."
     if self.skin == 0:
         i, j, S, d = neighbor_list(pos, cell, pbc, self.cutoff, self.max_neighbors)
-        check_min_distance(z, i, j, d, self.min_distance, self._name, pos, cell, pbc, self.cutoff)
+        check_min_distance(z, pos, cell, pbc, self.min_distance, self._name, (i, j, d), self.cutoff)
         self.neighbor_builds += 1
         return i, j, S
     c = self._nl
@@ -106,7 +106,7 @@ def _edges(self:MolcrystCalculator, z, pos, cell, pbc):
         self.neighbor_builds += 1
     i, j, S = c['i'], c['j'], c['S']
     d = np.sqrt(((pos[j] - pos[i] + c['shift']) ** 2).sum(1))
-    check_min_distance(z, i, j, d, self.min_distance, self._name, pos, cell, pbc, self.cutoff + self.skin)
+    check_min_distance(z, pos, cell, pbc, self.min_distance, self._name, (i, j, d), self.cutoff + self.skin)
     keep = d < self.cutoff
     return i[keep], j[keep], S[keep]
 
@@ -146,8 +146,8 @@ def calculate(self:MolcrystCalculator, atoms=None, properties=('energy',), syste
     bad = [k for k in ('energy', 'forces', 'stress') if k in self.results and not np.isfinite(self.results[k]).all()]
     if bad:
         self.results = {}
-        raise NonFiniteError(f"{getattr(self.model, 'checkpoint_path', 'the model')}: non-finite {' and '.join(bad)} for "
-                             f"{a.get_chemical_formula()} ({len(a)} atoms): the model's output is not a number here")
+        raise NonFiniteError(f"{self._name}: non-finite {' and '.join(bad)} for {a.get_chemical_formula()} ({len(a)} atoms) "
+                             f"from {getattr(self.model, 'checkpoint_path', 'the model')}: the model's output is not a number here")
 
 @patch
 def _evaluate(self:MolcrystCalculator, a, pos, cell, pbc, stress:bool):
@@ -258,13 +258,8 @@ def check_blowup(atoms:Atoms,             # with a calculator whose results are 
         return f"non-finite {' and '.join(what)}", float('nan')
     fn = np.sqrt((f ** 2).sum(1)); k = int(fn.argmax()); fmax = float(fn[k])
     if fmax > max_force: return f'force of {fmax:.3g} eV/Å on atom {k} ({atoms[k].symbol}), above max_force={max_force:g}', fmax
-    if min_distance > 0 and len(atoms) > 1:
-        z, pos, cell, pbc = structure_arrays(atoms)
-        i, j, _, d = neighbor_list(pos, cell, pbc, min_distance)
-        if len(i):
-            m = int(d.argmin())
-            return (f'atoms {i[m]} ({atoms[int(i[m])].symbol}) and {j[m]} ({atoms[int(j[m])].symbol}) are {d[m]:.3f} Å apart, '
-                    f'below min_distance={min_distance:g}'), fmax
+    close = closest_pair(*structure_arrays(atoms), min_distance)
+    if close is not None: return f'{close[-1]}, below min_distance={min_distance:g}', fmax
     return None, fmax
 
 # %% ../nbs/40a_md.ipynb
@@ -408,6 +403,12 @@ def run_md(atoms:Atoms,                 # start structure (copied; its momenta a
         bar = stack.enter_context(tqdm(total=steps, initial=start, disable=not progress, unit='step', mininterval=1.0,
                                        desc=f'MD {atoms.get_chemical_formula()}', leave=False))
 
+        def blown(step, reason)->MDInstability:
+            n = state['n_saved']
+            kept = (f"the trajectory keeps {n} frame{'s' if n != 1 else ''} up to step {state['saved']} ({traj})" if state['saved'] is not None
+                    else ('no frame was saved' if traj is not None else 'no trajectory was written'))
+            return MDInstability(f'MD blew up at step {step} ({step * timestep_fs:g} fs): {reason}; {kept}')
+
         def observe():
             step = start + dyn.nsteps
             reason, fmax = check_blowup(atoms, max_force, min_distance)
@@ -421,11 +422,7 @@ def run_md(atoms:Atoms,                 # start structure (copied; its momenta a
                               f'(the integration is unstable: time step too long, or the model unphysical here)')
                 elif max_temperature_K and T > max_temperature_K:
                     reason = f'temperature {T:.0f} K, above max_temperature_K={max_temperature_K:g}'
-            if reason is not None:
-                n = state['n_saved']
-                kept = (f"the trajectory keeps {n} frame{'s' if n != 1 else ''} up to step {state['saved']} ({traj})" if state['saved'] is not None
-                        else ('no frame was saved' if traj is not None else 'no trajectory was written'))
-                raise MDInstability(f'MD blew up at step {step} ({step * timestep_fs:g} fs): {reason}; {kept}')
+            if reason is not None: raise blown(step, reason)
             if step == start and resumed: return                      # this frame and its log line are already on disk
             if writer is not None and (step % save_every == 0 or step == steps):
                 atoms.info.update(info, md_step=step, time_fs=step * float(timestep_fs))
@@ -444,8 +441,10 @@ def run_md(atoms:Atoms,                 # start structure (copied; its momenta a
             with stack:
                 try: dyn.run(steps - start)
                 except (StructureError, NonFiniteError) as e:      # the calculator refused a step: atoms collided, or NaN
-                    step = start + dyn.nsteps
-                    raise MDInstability(f'MD blew up at step {step} ({step * timestep_fs:g} fs): {e}') from None
+                    step = start + dyn.nsteps + 1                    # the step whose forces it refused
+                    close = closest_pair(*structure_arrays(atoms), getattr(calc, 'min_distance', min_distance)) if isinstance(e, StructureError) else None
+                    why = f'{close[-1]}, below min_distance={calc.min_distance:g}' if close else str(e)
+                    raise blown(step, why) from None
         except MDInstability as e:
             state['stopped'] = str(e)
             if on_blowup == 'raise': raise

@@ -154,7 +154,7 @@ OVERLAP_READERS = {
                  lambda f: read_cif(f), 'dup.cif: atoms 1 and 2: positions: atoms 1 (O) and 2 (O) are 0.000 Å apart'),
     'cif_folder': (lambda t: ((t / 'mofs').mkdir(), (t / 'mofs' / 'ok.cif').write_text(GOOD), (t / 'mofs' / 'dup.cif').write_text(OVERLAP_CIF),
                               (t / 'mofs' / 'id_prop.csv').write_text('ok,1.0\ndup,2.0\n')) and t / 'mofs',
-                   lambda f: CIFFolder(f, progress=False), 'mofs/dup.cif: atoms 1 and 2: positions: atoms 1 (O) and 2 (O) are 0.000 Å apart'),
+                   lambda f: CIFFolder(f, progress=False), 'mofs/dup.cif: dup: atoms 1 and 2: positions: atoms 1 (O) and 2 (O) are 0.000 Å apart'),
     'predict_xyz': (lambda t: _xyz_h_on_c(t / 'ch4.xyz'),
                     lambda f: __import__('molcryst.training', fromlist=['predict']).predict('schnet-qm9-homo', [f]),
                     'ch4.xyz: atoms 0 and 1: positions: atoms 0 (C) and 1 (H) are 0.200 Å apart'),
