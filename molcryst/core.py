@@ -6,6 +6,7 @@
 from __future__ import annotations
 import contextlib, hashlib, json, logging, os, random, re, tempfile
 from pathlib import Path
+from typing import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -18,7 +19,8 @@ log = logging.getLogger('molcryst')
 __all__ = ['log', 'HARTREE_TO_EV', 'KCAL_MOL_TO_EV', 'BOHR_TO_ANGSTROM', 'EV_TO_KCAL_MOL', 'MAX_Z', 'MolcrystError',
            'ConfigError', 'CheckpointError', 'DataError', 'CIFError', 'UnknownElementError', 'EmptyDatasetError',
            'StructureError', 'NonFiniteError', 'atomic_number', 'seed_everything', 'get_device', 'denormals_flushed',
-           'flush_denormal', 'torch_threads', 'cache_dir', 'atomic_write', 'hash_key']
+           'flush_denormal', 'torch_threads', 'cache_dir', 'atomic_write', 'hash_key', 'did_you_mean', 'unknown',
+           'read_yaml', 'check_run_folder', 'clear_run_folder', 'check_resume', 'MissingExtraError', 'require']
 
 # %% ../nbs/00_core.ipynb
 HARTREE_TO_EV: float = float(_ase_units.Hartree)                        # 1 Ha in eV
@@ -149,3 +151,86 @@ def hash_key(*objs)->str:
     "A short stable hash of JSON-serialisable `objs` (used to key caches by source and options)."
     s = json.dumps(objs, sort_keys=True, default=str)
     return hashlib.sha256(s.encode()).hexdigest()[:16]
+
+# %% ../nbs/00_core.ipynb
+def did_you_mean(name, valid)->str:
+    "` (did you mean 'x'?)` when a name in `valid` is close to `name`, else ''."
+    import difflib
+    close = difflib.get_close_matches(str(name), [str(v) for v in valid], n=1)
+    return f' (did you mean {close[0]!r}?)' if close else ''
+
+def unknown(what:str, name, valid, prefix:str='')->ConfigError:
+    "The error for an unknown name: `{prefix}unknown {what} 'x' (did you mean 'y'?); valid: a, b`."
+    return ConfigError(f"{prefix}unknown {what} {name!r}{did_you_mean(name, valid)}; valid: {', '.join(map(str, valid))}")
+
+# %% ../nbs/00_core.ipynb
+def read_yaml(path)->dict:
+    "A YAML mapping from `path`; a `ConfigError` naming the file (and the line) when it cannot be read."
+    import yaml
+    path = Path(path)
+    try: d = yaml.safe_load(path.read_text())
+    except OSError as e: raise ConfigError(f'{path}: cannot read ({e.strerror})') from None
+    except yaml.YAMLError as e:
+        where = f'line {e.problem_mark.line + 1}: ' if getattr(e, 'problem_mark', None) else ''
+        raise ConfigError(f'{path}: invalid YAML: {where}{getattr(e, "problem", e)}') from None
+    if d is None: return {}
+    if not isinstance(d, dict): raise ConfigError(f'{path}: expected a mapping of settings, got {type(d).__name__}')
+    return d
+
+# %% ../nbs/00_core.ipynb
+def check_run_folder(folder,                 # where the run writes
+                     files:Sequence[str],    # names (files or folders) that mark earlier work of this kind
+                     what:str='a run',       # for the message: 'a run', 'a search', 'a trajectory'
+                     resume:bool=False,      # continue the earlier work
+                     overwrite:bool=False,   # clear `files` and start again (ignored with `resume`)
+                     clear:bool=True,        # with `overwrite`: remove `files` now (False: the caller clears later)
+                    )->bool:                 # whether the folder held earlier work
+    "Refuse to start over earlier work unless `resume` or `overwrite` says what to do with it."
+    folder = Path(folder)
+    held = any((folder / f).exists() and not ((folder / f).is_file() and (folder / f).stat().st_size == 0) for f in files)
+    if held and not (resume or overwrite):
+        raise ConfigError(f'{folder} already holds {what}; pass resume=True (--resume) to continue it '
+                          'or overwrite=True (--overwrite) to start again')
+    if held and overwrite and not resume and clear: clear_run_folder(folder, files)
+    return held
+
+def clear_run_folder(folder, files:Sequence[str])->None:
+    "Remove `files` (files or folders) from `folder`, leaving anything else there."
+    import shutil
+    for f in files:
+        p = Path(folder) / f
+        if p.is_dir() and not p.is_symlink(): shutil.rmtree(p)
+        elif p.exists() or p.is_symlink(): p.unlink()
+
+# %% ../nbs/00_core.ipynb
+def check_resume(old:dict,                 # the settings the folder was started with
+                 new:dict,                 # the settings of this call
+                 keys:Iterable[str],       # those a resumed run must keep
+                 source,                   # the file `old` was read from (named in the error)
+                 folder_arg:str='run_dir', # the argument to change instead
+                )->None:
+    "Refuse to resume with a different value of any of `keys`, naming the first one (and, for mappings, the entry) that changed."
+    for k in keys:
+        a, b = old.get(k), new.get(k)
+        if a == b: continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            j = next(j for j in {**a, **b} if a.get(j) != b.get(j))
+            diff = f'{k!r} ({j}: {a.get(j)!r} → {b.get(j)!r})'
+        else: diff = f'{k!r} ({a!r} → {b!r})'
+        raise ConfigError(f'{source}: cannot resume with a different {diff}; use another {folder_arg} or overwrite=True')
+
+# %% ../nbs/00_core.ipynb
+class MissingExtraError(MolcrystError, ImportError):
+    "An optional dependency is not installed; the message names the extra that brings it."
+
+def require(module:str,   # the import name, e.g. 'deephyper'
+            extra:str,    # the molcryst extra that installs it, e.g. 'hpo'
+            what:str='',  # what needs it, for the message
+           ):
+    "Import an optional dependency, or raise `MissingExtraError` saying `pip install \"molcryst[extra]\"`."
+    import importlib
+    try: return importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name is not None and e.name.split('.')[0] != module.split('.')[0]: raise   # a broken install of something else
+        raise MissingExtraError(f"{what or module} needs {module.split('.')[0]}, which is not installed: "
+                                f'pip install "molcryst[{extra}]"') from None
