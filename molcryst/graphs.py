@@ -15,7 +15,7 @@ from .core import ConfigError, DataError, StructureError, atomic_number
 
 # %% auto 0
 __all__ = ['MIN_DISTANCE', 'structure_arrays', 'neighbor_list', 'resolve_min_distance', 'closest_pair', 'check_min_distance',
-           'build_graph', 'edge_vectors', 'DenseNeighbors', 'to_dense']
+           'make_graph', 'build_graph', 'edge_vectors', 'DenseNeighbors', 'to_dense']
 
 # %% ../nbs/01_graphs.ipynb
 def structure_arrays(structure, # `ase.Atoms`, or anything with `z`/`numbers`, `pos`/`positions`, `cell`, `pbc`
@@ -115,6 +115,20 @@ def check_min_distance(z, pos, cell, pbc,          # the structure (`structure_a
                          name, f'atom {a}' if a == b else f'atoms {a} and {b}', 'positions')
 
 # %% ../nbs/01_graphs.ipynb
+def make_graph(z, pos, cell, pbc,         # [N] numbers, [N,3] Å, [3,3] or [1,3,3] cell, [3] or [1,3] periodicity (arrays or tensors)
+               i, j, S,                   # centres, neighbours and integer cell shifts of the edges (`neighbor_list`)
+               dtype=torch.float32,       # dtype of positions and cell (None: keep a tensor's own)
+               device=None,               # where the tensors go
+               **extra,                   # more attributes (`y`, `forces`, `idx`), stored as given
+              )->Data:
+    "The graph of one structure from arrays: edge `k` runs from neighbour `j[k]` to centre `i[k]` across cell shift `S[k]`."
+    t = lambda x, dt=None: (x if torch.is_tensor(x) else torch.as_tensor(np.asarray(x))).to(device=device, dtype=dt)
+    fdt = dtype if dtype is not None else (pos.dtype if torch.is_tensor(pos) else torch.float32)
+    ei = torch.stack([t(j, torch.long), t(i, torch.long)]) if len(i) else torch.zeros(2, 0, dtype=torch.long, device=device)
+    return Data(z=t(z, torch.long), pos=t(pos, fdt), cell=t(cell, fdt).reshape(1, 3, 3), pbc=t(pbc, torch.bool).reshape(1, 3),
+                edge_index=ei, edge_shift=t(S, torch.long).reshape(-1, 3), **extra)
+
+# %% ../nbs/01_graphs.ipynb
 def build_graph(atoms,                    # `ase.Atoms` or a record with z, pos, cell, pbc
                 cutoff:float=5.0,         # neighbour cut-off in Å
                 max_neighbors:int|None=None, # keep the nearest N per atom; None keeps all
@@ -135,10 +149,7 @@ def build_graph(atoms,                    # `ase.Atoms` or a record with z, pos,
             raise DataError(f'atom {k} (Z={z[k]}) has no neighbour within {cutoff} Å'
                             f' ({len(lonely)} such atoms); raise the cutoff or use isolated="keep"',
                             name, f'atom {k}', 'cutoff')
-    return Data(z=torch.from_numpy(z), pos=torch.as_tensor(pos, dtype=dtype),
-                cell=torch.as_tensor(cell, dtype=dtype).unsqueeze(0),
-                pbc=torch.from_numpy(pbc).unsqueeze(0),
-                edge_index=torch.from_numpy(np.stack([j, i])), edge_shift=torch.from_numpy(S))
+    return make_graph(z, pos, cell, pbc, i, j, S, dtype=dtype)
 
 # %% ../nbs/01_graphs.ipynb
 def _needs_shift(data)->bool:

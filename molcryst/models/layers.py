@@ -17,7 +17,7 @@ from ..graphs import edge_vectors
 # %% auto 0
 __all__ = ['READOUTS', 'READOUTS_VOLUME', 'VOLUME_UNIT', 'GaussianRBF', 'ExpNormalRBF', 'CosineCutoff', 'PolynomialCutoff',
            'symmetric_pairs', 'ShiftedSoftplus', 'mlp', 'float32_call', 'check_readout', 'graph_index', 'cell_volume',
-           'per_volume', 'Backbone', 'EnergyForces', 'random_rotation', 'transform_graph', 'fd_forces']
+           'per_volume', 'Backbone', 'energy_forces', 'EnergyForces', 'random_rotation', 'transform_graph', 'fd_forces']
 
 # %% ../../nbs/04_layers.ipynb
 class GaussianRBF(nn.Module):
@@ -163,18 +163,43 @@ class Backbone(nn.Module):
         return self.head(self.pool(h, batch))                             # pooled features → head
 
 # %% ../../nbs/04_layers.ipynb
+def energy_forces(model:nn.Module,          # any backbone: `model(batch) -> [G, T]`
+                  batch,                    # a `Data` or `Batch`
+                  index:int=0,              # the output that is the energy
+                  create_graph:bool=False,  # keep the gradient's graph (a force loss to back-propagate)
+                  stress:bool=False,        # also ∂E/∂ε / V for 3D-periodic cells
+                 )->tuple:                  # outputs [G,T], forces [N,3] = −∂E/∂pos, stress [G,3,3] or None
+    "All outputs, forces and (optionally) stress of one call, by autograd through the positions and a symmetric strain."
+    with torch.enable_grad():                       # forces are needed in validation and inference too
+        pos = batch.pos
+        if not pos.requires_grad: pos = pos.detach().requires_grad_(True)
+        inputs = [pos]
+        if stress:                                  # positions and cell deformed by (1 + ε), ε symmetric, at ε = 0
+            G = batch.cell.shape[0]
+            eps = torch.zeros(G, 3, 3, dtype=pos.dtype, device=pos.device, requires_grad=True)
+            F = torch.eye(3, dtype=pos.dtype, device=pos.device) + 0.5 * (eps + eps.transpose(1, 2))
+            b = batch.batch if getattr(batch, 'batch', None) is not None else torch.zeros(len(pos), dtype=torch.long, device=pos.device)
+            cell0 = batch.cell
+            batch.pos, batch.cell = torch.einsum('ni,nij->nj', pos, F[b]), batch.cell @ F
+            inputs.append(eps)
+        else: batch.pos = pos
+        out = model(batch)
+        grads = torch.autograd.grad(out[:, index].sum(), inputs, create_graph=create_graph, allow_unused=True)
+    forces = -grads[0] if grads[0] is not None else torch.zeros_like(pos)
+    if not stress: return out, forces, None
+    vol = torch.linalg.det(batch.cell.detach()).abs().reshape(-1, 1, 1)
+    s = grads[1] / vol if grads[1] is not None else torch.zeros_like(batch.cell)
+    batch.pos, batch.cell = pos.detach(), cell0          # the batch as it came (undeformed)
+    return out, forces, s
+
 class EnergyForces(nn.Module):
-    "Energy [G] and forces [N,3] = −∂E/∂pos from any backbone."
+    "Energy [G] and forces [N,3] = −∂E/∂pos from any backbone (`energy_forces` as a module)."
     def __init__(self, model:nn.Module, index:int=0):
         super().__init__(); self.model, self.index = model, index
 
     def forward(self, batch):
-        with torch.enable_grad():                       # forces are needed in validation and inference too
-            pos = batch.pos
-            if not pos.requires_grad: batch.pos = pos = pos.detach().requires_grad_(True)
-            energy = self.model(batch)[:, self.index]
-            (grad,) = torch.autograd.grad(energy.sum(), pos, create_graph=self.training)
-        return energy, -grad
+        out, forces, _ = energy_forces(self.model, batch, self.index, create_graph=self.training)
+        return out[:, self.index], forces
 
 # %% ../../nbs/04_layers.ipynb
 def random_rotation(seed:int=0, dtype=torch.float64)->torch.Tensor:
