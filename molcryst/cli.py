@@ -4,16 +4,27 @@
 
 # %% ../nbs/50_cli.ipynb 3
 from __future__ import annotations
-import argparse, json, logging, sys, time
-
-from .core import MolcrystError
+import argparse, importlib, json, logging, sys, time
+# nothing heavy at the top: `molcryst --help` imports no torch; a command's module is imported when it runs
 
 # %% auto 0
-__all__ = ['CLI_MODULES', 'cmd_data', 'format_summary', 'cmd_train', 'cmd_predict', 'add_train_cli', 'build_parser', 'main']
+__all__ = ['COMMANDS', 'cmd_data', 'format_summary', 'add_data_cli', 'cmd_train', 'add_train_cli', 'cmd_predict',
+           'add_predict_cli', 'build_parser', 'main']
+
+# %% ../nbs/50_cli.ipynb
+COMMANDS = {   # name: (module, function that adds the sub-command's parser, one-line help)
+    'data':    ('molcryst.cli', 'add_data_cli', "build (or load from cache) a dataset's graphs and print a summary"),
+    'train':   ('molcryst.cli', 'add_train_cli', 'train a model (fit + evaluate); every TrainConfig field is a flag'),
+    'predict': ('molcryst.cli', 'add_predict_cli', 'predict with a trained checkpoint or a pretrained model name'),
+    'tune':    ('molcryst.hpo', 'add_cli', 'hyperparameter search with DeepHyper (CBO or random) over a search space'),
+    'explain': ('molcryst.explain', 'add_cli', 'per-atom attributions (saliency, CAM, Grad-CAM) of a model on structures'),
+    'md':      ('molcryst.md', 'add_cli', 'molecular dynamics (NVE or Langevin) with a trained energy model'),
+}
 
 # %% ../nbs/50_cli.ipynb
 def _parse_kv(items):
     "`key=value` pairs (values parsed as JSON when possible) into a dict."
+    from molcryst.core import MolcrystError
     out = {}
     for it in items or []:
         if '=' not in it: raise MolcrystError(f'option {it!r} is not key=value')
@@ -35,6 +46,7 @@ def cmd_data(args)->dict:
     else: print(format_summary(s))
     return s
 
+# %% ../nbs/50_cli.ipynb
 def format_summary(s:dict)->str:
     "A dataset summary as a small text report."
     lines = [f"{s['name']}: {s['structures']:,} structures ({'periodic' if s['periodic'] else 'molecules'}), "
@@ -46,23 +58,24 @@ def format_summary(s:dict)->str:
     if 'seconds' in s: lines.append(f"built or loaded in {s['seconds']} s; cache: {s['cache']}")
     return '\n'.join(lines)
 
-# %% ../nbs/50_cli.ipynb
-def _field_value(name:str, text:str):
-    "A command-line value for a `TrainConfig` field, read as YAML (comma lists for list fields)."
-    import yaml
-    from molcryst.training import TrainConfig
-    from molcryst.core import ConfigError
-    try: v = yaml.safe_load(text)
-    except yaml.YAMLError as e: raise ConfigError(f'--{name.replace("_", "-")}: cannot read {text!r} ({e.__class__.__name__})') from None
-    list_fields = {f.name for f in __import__('dataclasses').fields(TrainConfig) if f.type in ('list', 'list|None')}
-    if name in list_fields and isinstance(v, str): v = [x.strip() for x in v.split(',') if x.strip()]
-    return v
+def add_data_cli(sub):
+    "Register `data`."
+    d = sub.add_parser('data', help=COMMANDS['data'][2])
+    d.add_argument('name', help='qm9, coremof, odac, md17, cif, qm9raw (molcryst.datasets.DATASETS)')
+    d.add_argument('--cutoff', type=float, default=5.0, metavar='Å', help='neighbour cut-off in Å (default 5)')
+    d.add_argument('--limit', type=int, default=None, help='first N structures only')
+    d.add_argument('--root', default=None, help='folder (cif: CIFs + id_prop.csv; qm9raw: xyz files or archive)')
+    d.add_argument('-o', '--option', action='append', metavar='KEY=VALUE', help='other dataset options, e.g. -o max_atoms=200')
+    d.add_argument('--json', action='store_true', help='print the summary as JSON')
+    d.add_argument('-q', '--quiet', action='store_true', help='no progress bars')
+    d.set_defaults(func=cmd_data)
 
+# %% ../nbs/50_cli.ipynb
 def cmd_train(args)->dict:
     "Train from a YAML config and/or flags; print test metrics and the files written."
     from molcryst.training import TrainConfig, as_config, fit, fit_ensemble
-    over = {k: _field_value(k, getattr(args, k)) for k in _TRAIN_FIELDS if getattr(args, k) is not None}
-    cfg = as_config(args.config, **over)
+    from molcryst.settings import settings_overrides
+    cfg = as_config(args.config, **settings_overrides(TrainConfig, args))
     kw = dict(resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
     if args.seeds and args.seeds > 1:
         ens = fit_ensemble(cfg, seeds=args.seeds, **kw)
@@ -74,6 +87,21 @@ def cmd_train(args)->dict:
     print(f'best checkpoint: {run.best_checkpoint}\nmetrics: {run.run_dir / "metrics.json"}\npredictions: {run.run_dir / "predictions.csv"}')
     return run.metrics
 
+def add_train_cli(sub):
+    "Register `train`: one flag per `TrainConfig` field (generated from the fields), plus how to treat an existing run."
+    from molcryst.config import TrainConfig
+    from molcryst.settings import add_settings_arguments
+    t = sub.add_parser('train', help=COMMANDS['train'][2],
+                       description='Train a model. Flags override --config; values are YAML (e.g. --targets homo,lumo --model-kwargs "{num_interactions: 3}").')
+    t.add_argument('--config', default=None, help='YAML file of TrainConfig fields')
+    t.add_argument('--resume', action='store_true', help='continue the run in --run-dir from its last checkpoint')
+    t.add_argument('--overwrite', action='store_true', help='start again in a --run-dir that holds a run')
+    t.add_argument('--seeds', type=int, default=None, help='train a seed ensemble of this size on one split')
+    t.add_argument('-q', '--quiet', action='store_true', help='no progress bars')
+    add_settings_arguments(t, TrainConfig)
+    t.set_defaults(func=cmd_train)
+
+# %% ../nbs/50_cli.ipynb
 def cmd_predict(args)->None:
     "Predict with a checkpoint (or pretrained name) on files and SMILES; CSV to --out or stdout."
     from molcryst.training import predict
@@ -86,28 +114,14 @@ def cmd_predict(args)->None:
         print(f'{len(df)} predictions written to {args.out}')
     else: print(df.to_csv(index=False), end='')
 
-_TRAIN_FIELDS = ('dataset', 'targets', 'backbone', 'model_kwargs', 'dataset_kwargs', 'cutoff', 'split', 'split_seed',
-                 'batch_size', 'epochs', 'optimizer', 'learning_rate', 'weight_decay', 'scheduler', 'agb', 'amp',
-                 'gradient_clip', 'loss', 'forces_weight', 'early_stopping', 'max_minutes', 'seed', 'loggers',
-                 'wandb_project', 'run_dir', 'accelerator', 'devices', 'strategy', 'num_nodes', 'num_workers', 'extensive')
-
-def add_train_cli(sub):
-    "Register `train` and `predict`."
-    t = sub.add_parser('train', help='train a model (fit + evaluate); every TrainConfig field is a flag',
-                       description='Train a model. Flags override --config; values are YAML (e.g. --targets homo,lumo --model-kwargs "{num_interactions: 3}").')
-    t.add_argument('--config', default=None, help='YAML file of TrainConfig fields')
-    for f in _TRAIN_FIELDS: t.add_argument('--' + f.replace('_', '-'), dest=f, default=None, metavar='V')
-    t.add_argument('--resume', action='store_true', help='continue the run in --run-dir from its last checkpoint')
-    t.add_argument('--overwrite', action='store_true', help='start again in a --run-dir that holds a run')
-    t.add_argument('--seeds', type=int, default=None, help='train a seed ensemble of this size on one split')
-    t.add_argument('-q', '--quiet', action='store_true', help='no progress bars')
-    t.set_defaults(func=cmd_train)
-    p = sub.add_parser('predict', help='predict with a trained checkpoint or a pretrained model name')
+def add_predict_cli(sub):
+    "Register `predict`."
+    p = sub.add_parser('predict', help=COMMANDS['predict'][2])
     p.add_argument('checkpoint', help='a .ckpt file or a pretrained name (e.g. schnet-qm9-homo)')
     p.add_argument('structures', nargs='+', help='CIF, xyz or other ASE-readable files, or SMILES strings')
     p.add_argument('--out', default=None, help='CSV file (default: print to stdout)')
     p.add_argument('--forces', action='store_true', help='add predicted forces (energy models)')
-    p.add_argument('--batch-size', type=int, default=32)
+    p.add_argument('--batch-size', type=int, default=32, help='structures per model call (default 32)')
     p.add_argument('--occupancy', choices=('error', 'ignore'), default='error',
                    help='CIFs with partial occupancies: refuse them (default) or ignore the occupancies (every site fully occupied)')
     p.add_argument('--min-distance', type=float, default=None, metavar='Å',
@@ -115,39 +129,30 @@ def add_train_cli(sub):
     p.set_defaults(func=cmd_predict)
 
 # %% ../nbs/50_cli.ipynb
-CLI_MODULES = ('molcryst.hpo', 'molcryst.explain', 'molcryst.md')
+def _command(argv)->str|None:
+    "The sub-command named in `argv` (the first word that is one), if any."
+    return next((a for a in argv if a in COMMANDS), None)
 
-# %% ../nbs/50_cli.ipynb
-def build_parser()->argparse.ArgumentParser:
+def build_parser(command:str|None='*', # build this command's parser ('*': all of them; None: only their names)
+                )->argparse.ArgumentParser:
+    "The `molcryst` parser; commands other than `command` are listed by name and help only, so `--help` imports nothing."
     p = argparse.ArgumentParser(prog='molcryst', description='Tune, train, explain and simulate graph neural networks for molecules and crystals.')
     p.add_argument('-v', '--verbose', action='store_true', help='log at INFO level')
     sub = p.add_subparsers(dest='command', metavar='COMMAND')
-    d = sub.add_parser('data', help='build (or load from cache) a dataset\'s graphs and print a summary')
-    from molcryst.datasets import DATASETS
-    d.add_argument('name', help=', '.join(DATASETS))
-    d.add_argument('--cutoff', type=float, default=5.0, help='neighbour cut-off in Å (default 5)')
-    d.add_argument('--limit', type=int, default=None, help='first N structures only')
-    d.add_argument('--root', default=None, help='folder (cif: CIFs + id_prop.csv; qm9raw: xyz files or archive)')
-    d.add_argument('-o', '--option', action='append', metavar='KEY=VALUE', help='other dataset options, e.g. -o max_atoms=200')
-    d.add_argument('--json', action='store_true', help='print the summary as JSON')
-    d.add_argument('-q', '--quiet', action='store_true', help='no progress bars')
-    d.set_defaults(func=cmd_data)
-    add_train_cli(sub)
-    import importlib
-    for name in CLI_MODULES:
-        try: mod = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name == name: continue           # not written yet
-            raise
-        if hasattr(mod, 'add_cli'): mod.add_cli(sub)
+    for name, (module, fn, help) in COMMANDS.items():
+        if command in ('*', name): getattr(importlib.import_module(module), fn)(sub)
+        else: sub.add_parser(name, help=help, add_help=False)
     return p
 
+# %% ../nbs/50_cli.ipynb
 def main(argv=None)->int:
     "Entry point of the `molcryst` command."
-    p = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    p = build_parser(_command(argv))
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format='%(levelname)s %(name)s: %(message)s')
     if not getattr(args, 'func', None): p.print_help(); return 1
+    from molcryst.core import MolcrystError
     try: args.func(args)
     except MolcrystError as e:
         print(f'molcryst {args.command}: error: {e}', file=sys.stderr); return 2

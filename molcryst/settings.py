@@ -148,7 +148,8 @@ def field_help(info)->str:
     "`--help` text of a field: its meaning, unit, type and default."
     unit = (info.json_schema_extra or {}).get('unit') if isinstance(info.json_schema_extra, dict) else None
     default = info.get_default(call_default_factory=True)
-    bits = [type_name(info.annotation)] + ([unit] if unit else []) + [f'default: {default!r}' if default is not None else 'default: None']
+    lit = _literal_values(info.annotation) and typing.get_origin(info.annotation) is not list
+    bits = ['one of the choices' if lit else type_name(info.annotation)] + ([unit] if unit else []) + [f'default: {default!r}' if default is not None else 'default: None']
     return f"{info.description or ''} ({'; '.join(bits)})".strip().replace('%', '%%')
 
 def add_settings_arguments(parser:argparse.ArgumentParser, # the (sub)parser to extend

@@ -63,7 +63,7 @@ def _chromium_or_skip():
 @pytest.fixture(scope='module')
 def site(tmp_path_factory):
     pytest.importorskip('papermill')
-    names = ['index', '10b_pretrained', '10_train'] + (['30_explain'] if '30_explain' in STEMS else [])
+    names = ['index', '10g_pretrained', '10_train'] + (['30_explain'] if '30_explain' in STEMS else [])
     tmp = tmp_path_factory.mktemp('docs')
     out = render_docs.build(names, {k: v for k, v in PARAMS.items() if k in names}, html_dir=tmp / 'html',
                             proc_dir=tmp / 'proc', exec_dir=tmp / 'executed', work_dir=tmp / 'work', log=lambda *a: None)
@@ -97,7 +97,7 @@ def test_index_page(site):
 
 
 def test_api_page_has_signature_tables(site):
-    html = _html(site, '10b_pretrained')
+    html = _html(site, '10g_pretrained')
     _check_nav(html, 'pretrained.html')
     assert re.search(r'<h3[^>]*>load', html) and 'Details' in html, 'show_doc tables of the exported functions'
     assert '{target="_blank"' not in html, "Quarto's link attributes are turned into HTML"
