@@ -164,7 +164,7 @@ def unknown(what:str, name, valid, prefix:str='')->ConfigError:
     return ConfigError(f"{prefix}unknown {what} {name!r}{did_you_mean(name, valid)}; valid: {', '.join(map(str, valid))}")
 
 # %% ../nbs/00_core.ipynb
-def read_yaml(path)->dict:
+def read_yaml(path, what:str='settings')->dict:
     "A YAML mapping from `path`; a `ConfigError` naming the file (and the line) when it cannot be read."
     import yaml
     path = Path(path)
@@ -174,7 +174,7 @@ def read_yaml(path)->dict:
         where = f'line {e.problem_mark.line + 1}: ' if getattr(e, 'problem_mark', None) else ''
         raise ConfigError(f'{path}: invalid YAML: {where}{getattr(e, "problem", e)}') from None
     if d is None: return {}
-    if not isinstance(d, dict): raise ConfigError(f'{path}: expected a mapping of settings, got {type(d).__name__}')
+    if not isinstance(d, dict): raise ConfigError(f'{path}: expected a mapping of {what}, got {type(d).__name__}')
     return d
 
 # %% ../nbs/00_core.ipynb

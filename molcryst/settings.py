@@ -121,7 +121,7 @@ class Settings(pydantic.BaseModel):
     @classmethod
     def from_yaml(cls, path):
         "Settings from a YAML file (written by `to_yaml` or by hand)."
-        return cls.from_dict(read_yaml(path), source=str(path))
+        return cls.from_dict(read_yaml(path, f'{cls.__name__} fields'), source=str(path))
 
     def to_dict(self)->dict: return self.model_dump()
 
