@@ -19,12 +19,6 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SMALL = {'physnet': dict(hidden_channels=32, num_rbf=16, num_modules=1),
-         'schnet': dict(hidden_channels=32, num_filters=32, num_interactions=2, num_rbf=20),
-         'cgcnn': dict(atom_fea_len=32, n_conv=2, h_fea_len=64), 'mpnn': dict(hidden_channels=32, num_steps=2),
-         'torchmdnet': dict(embedding_dimension=32, num_layers=2, num_rbf=16, num_heads=4)}
-
-
 def parse():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--repeats', type=int, default=3, help='searches per method, seeds first-seed.. (default 3)')
@@ -63,7 +57,7 @@ def main():
     from molcryst.hpo import load_space, tune, compare
     import torch
     cfg = TrainConfig(dataset=a.dataset, targets=[a.target], backbone=a.backbone,
-                      model_kwargs={} if a.full_size else SMALL.get(a.backbone, {}), dataset_kwargs={'limit': a.limit} if a.limit else {})
+                      model_preset='paper' if a.full_size else 'small', dataset_kwargs={'limit': a.limit} if a.limit else {})
     sp = load_space(a.space).to_dict()
     if a.max_epochs: sp['epochs'] = {'range': [1, a.max_epochs]} if a.max_epochs > 1 else {'value': 1}
     sp = load_space(sp).check(cfg)

@@ -16,7 +16,7 @@ import lightning as L
 
 from .core import ConfigError, MolcrystError, NonFiniteError, atomic_write, check_resume, check_run_folder, seed_everything
 from .datamodule import GraphDataModule, SPLITS
-from .models import BACKBONES, hyperparameters
+from .models import BACKBONES, hyperparameters, preset
 from .config import *
 from .config import TrainConfig, as_config
 from .graphmodel import *
@@ -28,7 +28,10 @@ log = logging.getLogger(__name__)
 
 # %% auto 0
 __all__ = ['log', 'wandb_mode', 'check_amp', 'resolve_model_kwargs', 'Run', 'read_history', 'evaluate', 'build_model',
-           'make_trainer', 'fit', 'plot_history', 'plot_parity']
+           'make_trainer', 'fit', 'plot_history', 'plot_parity', 'OPTIMIZERS', 'SCHEDULERS', 'LOSSES', 'LOGGERS',
+           'DEFAULT_TARGETS', 'TrainConfig', 'as_config', 'regression_metrics', 'training_elements', 'GraphModel',
+           'safe_load', 'load', 'export_checkpoint', 'smiles_to_atoms', 'read_structures', 'predict', 'known_elements',
+           'domain_flags', 'Ensemble', 'fit_ensemble']
 
 # %% ../nbs/10d_fit.ipynb
 def wandb_mode()->str:
@@ -73,7 +76,7 @@ def resolve_model_kwargs(cfg:TrainConfig, n_targets:int, extensive:Sequence[bool
     "The backbone's hyperparameters: the config's, plus output size, cut-off and readout matched to the data."
     cls, defaults = BACKBONES[cfg.backbone]
     hp = hyperparameters(cls)
-    kw = dict(cfg.model_kwargs)
+    kw = {**preset(cfg.backbone, cfg.model_preset), **cfg.model_kwargs}
     kw.setdefault('out_dim', n_targets)
     if cutoff is not None:
         if 'cutoff' in hp: kw.setdefault('cutoff', float(cutoff))
@@ -341,3 +344,7 @@ def plot_parity(run, target:str|None=None, split:str='test', ax=None):
 from .inference import *
 from .inference import _check_finite, _STRUCTURE_SUFFIXES
 from .ensembles import *
+
+_all_ = ['OPTIMIZERS', 'SCHEDULERS', 'LOSSES', 'LOGGERS', 'DEFAULT_TARGETS', 'TrainConfig', 'as_config', 'regression_metrics',
+         'training_elements', 'GraphModel', 'safe_load', 'load', 'export_checkpoint', 'smiles_to_atoms', 'read_structures',
+         'predict', 'known_elements', 'domain_flags', 'Ensemble', 'fit_ensemble']

@@ -11,11 +11,8 @@ from molcryst.core import CheckpointError, ConfigError
 from molcryst.models import BACKBONES
 from molcryst.training import TrainConfig, fit, load, predict, safe_load
 
-TINY = {'cgcnn': dict(atom_fea_len=16, n_conv=1, h_fea_len=16), 'cgcnn_dense': dict(atom_fea_len=16, n_conv=1, h_fea_len=16),
-        'schnet': dict(hidden_channels=16, num_filters=16, num_interactions=1, num_rbf=10),
-        'physnet': dict(hidden_channels=16, num_rbf=10, num_modules=1),
-        'mpnn': dict(hidden_channels=16, num_steps=1), 'mpnn_transformer': dict(hidden_channels=16, num_steps=1, num_heads=2),
-        'torchmdnet': dict(embedding_dimension=16, num_layers=1, num_rbf=8, num_heads=2)}
+from molcryst.models import BACKBONES, preset
+TINY = {name: preset(name, 'tiny') for name in BACKBONES}   # the registry's test-sized backbones
 
 def tiny(tmp_path, backbone='schnet', **kw):
     d = dict(dataset='qm9', targets=['homo'], dataset_kwargs=dict(limit=80, progress=False), backbone=backbone,

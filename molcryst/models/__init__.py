@@ -15,8 +15,8 @@ from .torchmdnet import TorchMDNet
 _all_ = ['Backbone', 'EnergyForces', 'CGCNN', 'CGCNNDense', 'SchNet', 'PhysNet', 'MPNN', 'MPNNTransformer', 'TorchMDNet']
 
 # %% auto 0
-__all__ = ['BACKBONES', 'hyperparameters', 'get_model', 'Backbone', 'EnergyForces', 'CGCNN', 'CGCNNDense', 'SchNet', 'PhysNet',
-           'MPNN', 'MPNNTransformer', 'TorchMDNet']
+__all__ = ['BACKBONES', 'PRESETS', 'PRESET_NAMES', 'hyperparameters', 'get_model', 'preset', 'Backbone', 'EnergyForces', 'CGCNN',
+           'CGCNNDense', 'SchNet', 'PhysNet', 'MPNN', 'MPNNTransformer', 'TorchMDNet']
 
 # %% ../../nbs/09b_models.ipynb
 BACKBONES = {
@@ -48,3 +48,32 @@ def get_model(name:str, **kwargs)->Backbone:
     bad = [k for k in kwargs if k not in valid]
     if bad: raise ConfigError(f"backbone {name!r} has no hyperparameter {bad[0]!r}; it takes: {', '.join(valid)}")
     return cls(**{**defaults, **kwargs})
+
+# %% ../../nbs/09b_models.ipynb
+PRESETS = {    # backbone: {preset: hyperparameters that differ from the paper defaults in BACKBONES}
+    'cgcnn':            dict(medium=dict(atom_fea_len=32, n_conv=2, h_fea_len=64), small=dict(atom_fea_len=32, n_conv=2, h_fea_len=64),
+                             tiny=dict(atom_fea_len=16, n_conv=1, h_fea_len=16)),
+    'cgcnn_dense':      dict(medium=dict(atom_fea_len=32, n_conv=2, h_fea_len=64), small=dict(atom_fea_len=32, n_conv=2, h_fea_len=64),
+                             tiny=dict(atom_fea_len=16, n_conv=1, h_fea_len=16)),
+    'schnet':           dict(medium=dict(hidden_channels=64, num_filters=64, num_interactions=3, num_rbf=25),
+                             small=dict(hidden_channels=32, num_filters=32, num_interactions=2, num_rbf=20),
+                             tiny=dict(hidden_channels=16, num_filters=16, num_interactions=1, num_rbf=10)),
+    'physnet':          dict(medium=dict(hidden_channels=64, num_rbf=32, num_modules=2), small=dict(hidden_channels=32, num_rbf=16, num_modules=1),
+                             tiny=dict(hidden_channels=16, num_rbf=10, num_modules=1)),
+    'mpnn':             dict(medium=dict(hidden_channels=32, num_steps=2), small=dict(hidden_channels=32, num_steps=2),
+                             tiny=dict(hidden_channels=16, num_steps=1)),
+    'mpnn_transformer': dict(medium=dict(hidden_channels=32, num_steps=2, num_heads=4), small=dict(hidden_channels=32, num_steps=2, num_heads=4),
+                             tiny=dict(hidden_channels=16, num_steps=1, num_heads=2)),
+    'torchmdnet':       dict(medium=dict(embedding_dimension=64, num_layers=2, num_rbf=16, num_heads=4),
+                             small=dict(embedding_dimension=32, num_layers=2, num_rbf=16, num_heads=4),
+                             tiny=dict(embedding_dimension=16, num_layers=1, num_rbf=8, num_heads=2)),
+}
+PRESET_NAMES = ('paper', 'medium', 'small', 'tiny')
+
+def preset(backbone:str, name:str='paper')->dict:
+    "The hyperparameters a preset changes for `backbone` (`paper`: none, the defaults are the papers')."
+    if backbone not in BACKBONES: raise ConfigError(f"unknown backbone {backbone!r}; valid backbones: {', '.join(BACKBONES)}")
+    if name not in PRESET_NAMES:
+        from molcryst.core import did_you_mean
+        raise ConfigError(f"unknown model preset {name!r}{did_you_mean(name, PRESET_NAMES)}; valid: {', '.join(PRESET_NAMES)}")
+    return dict(PRESETS.get(backbone, {}).get(name, {}))
