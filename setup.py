@@ -11,6 +11,10 @@ statuses = ['1 - Planning', '2 - Pre-Alpha', '3 - Alpha', '4 - Beta', '5 - Produ
 lic = licenses[cfg['license']]
 requirements = cfg.get('requirements', '').split()
 dev_requirements = cfg.get('dev_requirements', '').split()
+EXTRAS = ('hpo', 'explain', 'md', 'wandb')   # optional parts; `all` is all of them, `dev` adds the tools
+extras = {e: cfg.get(f'{e}_requirements', '').split() for e in EXTRAS}
+extras['all'] = sorted({r for e in EXTRAS for r in extras[e]})
+extras['dev'] = extras['all'] + dev_requirements
 scripts = [o.strip() for o in cfg.get('console_scripts', '').split() if o.strip()]
 
 setuptools.setup(
@@ -37,7 +41,7 @@ setuptools.setup(
     package_data={'molcryst': ['data/*.npz', 'data/*.json', 'data/*.yaml', 'data/pretrained/*.ckpt', 'data/pretrained/*.yaml']},
     include_package_data=True,
     install_requires=requirements,
-    extras_require={'dev': dev_requirements},
+    extras_require=extras,
     entry_points={'console_scripts': scripts, 'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},
     zip_safe=False,
 )

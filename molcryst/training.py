@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 import lightning as L
 
-from .core import ConfigError, MolcrystError, NonFiniteError, atomic_write, check_resume, check_run_folder, seed_everything
+from .core import ConfigError, MolcrystError, NonFiniteError, atomic_write, check_resume, check_run_folder, require, seed_everything
 from .datamodule import GraphDataModule, SPLITS
 from .models import BACKBONES, hyperparameters, preset
 from .config import *
@@ -175,8 +175,8 @@ def _loggers(cfg, run_dir:Path, quiet:bool):
     if 'wandb' in cfg.loggers:
         mode = wandb_mode()
         if mode != 'disabled':
-            try: from lightning.pytorch.loggers import WandbLogger; import wandb  # noqa: F401
-            except ImportError: raise ConfigError('TrainConfig.loggers: wandb is not installed (pip install wandb)') from None
+            require('wandb', 'wandb', 'TrainConfig.loggers: wandb')
+            from lightning.pytorch.loggers import WandbLogger
             out.append(WandbLogger(project=cfg.wandb_project, name=run_dir.name, save_dir=str(run_dir),
                                    offline=mode in ('offline', 'dryrun'), config=cfg.to_dict()))
     return out

@@ -87,9 +87,11 @@ def _norm(name:str)->str: return re.sub(r'[-_.]+', '-', name).lower()
 
 
 def _requirement_closure()->set:
-    "settings.ini's requirements and, from the installed metadata, everything they pull in (extras left out)."
+    "settings.ini's requirements and its extras' (hpo, explain, md, wandb) and, from the installed metadata, everything they pull in (their own extras left out)."
     from importlib.metadata import PackageNotFoundError, distribution
-    todo = [re.split(r'[<>=!~;\[ ]', r)[0] for r in _cfg()['requirements'].split()]
+    cfg = _cfg()
+    reqs = cfg['requirements'].split() + [r for k in cfg if k.endswith('_requirements') and k != 'dev_requirements' for r in cfg[k].split()]
+    todo = [re.split(r'[<>=!~;\[ ]', r)[0] for r in reqs]
     seen = set()
     while todo:
         n = _norm(todo.pop())
@@ -128,3 +130,48 @@ def test_runtime_imports_come_with_the_requirements():
             if not any(_norm(d) in closure for d in dists.get(top, [])):
                 bad.setdefault(top, []).append(f.relative_to(ROOT).as_posix())
     assert not bad, f'imported but not installed by settings.ini requirements (or their dependencies): {bad}'
+
+
+EXTRA_MODULES = {'deephyper': 'hpo', 'umap': 'explain', 'rogi': 'explain', 'captum': 'explain', 'py3Dmol': 'explain',
+                 'plotly': 'explain', 'tblite': 'md', 'wandb': 'wandb'}
+
+def test_extras_are_declared():
+    "Every optional module the code imports belongs to a declared extra, and `all`/`dev` hold every extra."
+    cfg = _cfg()
+    for extra in set(EXTRA_MODULES.values()): assert cfg.get(f'{extra}_requirements'), f'settings.ini has no {extra}_requirements'
+    core = {_norm(re.split(r'[<>=!~;\[ ]', r)[0]) for r in cfg['requirements'].split()}
+    for pkg in ('deephyper', 'umap-learn', 'captum', 'py3dmol', 'tblite', 'wandb', 'rogi', 'plotly'):
+        assert pkg not in core, f'{pkg} is an optional part, not a core requirement'
+
+
+def test_core_install_imports_and_names_the_extra(tmp_path):
+    "With no extra installed (their modules hidden), every molcryst module imports, training and prediction work, and each optional part says which extra to install."
+    script = tmp_path / 'noextras.py'
+    script.write_text(f"""
+import importlib, importlib.abc, pkgutil, sys
+HIDDEN = {sorted(EXTRA_MODULES)!r}
+class Hide(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in HIDDEN: raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+sys.meta_path.insert(0, Hide())
+import molcryst
+mods = [m.name for m in pkgutil.walk_packages(molcryst.__path__, 'molcryst.') if m.name != 'molcryst._modidx']
+for m in mods: importlib.import_module(m)
+assert not any(m.split('.')[0] in HIDDEN for m in sys.modules), [m for m in sys.modules if m.split('.')[0] in HIDDEN]
+from molcryst.core import MissingExtraError
+from molcryst.training import predict
+print(predict('schnet-qm9-homo', ['CCO']).homo.round(3).tolist())
+from molcryst.explain import umap_project
+try: umap_project(__import__('numpy').random.rand(20, 4)); print('no error')
+except MissingExtraError as e: print('extra:', e)
+from molcryst.hpo import tune
+try: tune(dict(dataset_kwargs=dict(limit=50)), max_evals=1, log_dir='{tmp_path}/s', progress=False); print('no error')
+except MissingExtraError as e: print('extra:', e)
+print('ok', len(mods))
+""")
+    p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    lines = p.stdout.splitlines()
+    assert lines[-1].startswith('ok'), p.stdout
+    assert any('molcryst[explain]' in l for l in lines), p.stdout
+    assert any('molcryst[hpo]' in l for l in lines), p.stdout
