@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 import yaml
 
-from .core import ConfigError
+from .core import ConfigError, did_you_mean
 
 import molcryst
 PRETRAINED_DIR = Path(molcryst.__file__).parent / 'data' / 'pretrained'
@@ -20,9 +20,7 @@ def checkpoint_path(name:str)->Path:
     "Path of a shipped checkpoint: only the names of the files in `PRETRAINED_DIR` are valid (never a path)."
     names = sorted(q.stem for q in PRETRAINED_DIR.glob('*.ckpt'))
     if not isinstance(name, str) or name not in names:
-        import difflib
-        close = difflib.get_close_matches(str(name), names, n=1)
-        raise ConfigError(f"unknown pretrained model {name!r}{f' (did you mean {close[0]!r}?)' if close else ''}; "
+        raise ConfigError(f"unknown pretrained model {name!r}{did_you_mean(name, names)}; "
                           f"available: {', '.join(names) or 'none'}")
     return PRETRAINED_DIR / f'{name}.ckpt'
 
