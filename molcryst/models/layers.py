@@ -156,6 +156,15 @@ class Backbone(nn.Module):
         h = self.atom_features(batch)
         return h, self.pool(h, batch)
 
+    def input_modules(self)->list:
+        "Modules whose outputs are the per-atom input features, where explainers take gradients: `[self.embedding]` by default."
+        m = getattr(self, 'embedding', None)
+        return [m] if isinstance(m, nn.Module) else []
+
+    def last_atom_module(self)->nn.Module|None:
+        "The module whose output is the last-layer atom features, for a backbone whose `forward` is its own; None: `atom_features`."
+        return None
+
     def forward(self, batch):
         h = self.atom_features(batch)
         if self.readout == 'sum': return self.pool(self.head(h), batch)   # atom contributions, summed

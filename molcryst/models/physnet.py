@@ -86,3 +86,11 @@ class PhysNet(Backbone):
         x, atom_out = self._run(batch)
         if self.readout == 'sum': return self.pool(atom_out, batch)     # Σ_modules Σ_atoms
         return self.head(self.pool(x, batch))
+
+# %% ../../nbs/07_physnet.ipynb
+from fastcore.basics import patch
+
+@patch
+def last_atom_module(self:PhysNet)->nn.Module:
+    "The last module's atomic residual stack: its output is the last-layer atom features (`forward` is PhysNet's own)."
+    return self.blocks[-1].res_atom

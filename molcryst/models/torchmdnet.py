@@ -107,3 +107,18 @@ class TorchMDNet(Backbone):
         if self.readout == 'mean': return self.head(self.pool(x, batch))
         atom_out = torch.cat([o.pre_reduce(x, v, batch.z, batch.pos, b) for o in self.outputs], dim=-1)
         return self.pool(atom_out, batch)
+
+# %% ../../nbs/09_torchmdnet.ipynb
+from fastcore.basics import patch
+
+@patch
+def input_modules(self:TorchMDNet)->list:
+    "Both atom embeddings: the representation's own and the one its neighbour embedding sums over neighbours (when it has one)."
+    r = self.representation
+    mods = [r.embedding, getattr(getattr(r, 'neighbor_embedding', None), 'embedding', None)]
+    return [m for m in mods if isinstance(m, nn.Module)]
+
+@patch
+def last_atom_module(self:TorchMDNet)->nn.Module:
+    "The representation's final layer norm: its output is the scalar atom features (`forward` is TorchMD-NET's own)."
+    return self.representation.out_norm
