@@ -14,7 +14,7 @@ import lightning as L
 from torch_geometric.loader import DataLoader
 
 from .core import ConfigError, DataError, EmptyDatasetError, atomic_write, MAX_Z
-from .datasets import GraphDataset, load_dataset
+from .datasets import GraphDataset, extensive_default, load_dataset
 
 # %% auto 0
 __all__ = ['SPLITS', 'split_indices', 'save_split', 'load_split', 'TargetScaler', 'default_num_workers', 'EpochSampler',
@@ -150,7 +150,7 @@ class GraphDataModule(L.LightningDataModule):
                  seed:int=0,                      # split seed
                  batch_size:int=32,
                  run_dir=None,                    # where split.json is written / read
-                 extensive:Sequence[bool]|bool|None=None, # per target; default: QM9's energies, ZPVE, Cv
+                 extensive:Sequence[bool]|bool|None=None, # per target; default: the dataset's spec (QM9's energies, ZPVE, Cv; md17's energy)
                  num_workers:int|None=None,
                  dataset_kwargs:dict|None=None,   # options for `load_dataset` when `dataset` is a name
                  shuffle_seed:int|None=None,      # seed of the training order (default: `seed`)
@@ -164,9 +164,7 @@ class GraphDataModule(L.LightningDataModule):
         self.shuffle_seed = seed if shuffle_seed is None else shuffle_seed
         self.epoch_size = epoch_size
         self.run_dir = Path(run_dir) if run_dir is not None else None
-        if extensive is None:
-            from molcryst.datasets import QM9_EXTENSIVE
-            extensive = [t in QM9_EXTENSIVE or t == 'energy' for t in self.targets]
+        if extensive is None: extensive = extensive_default(self.targets, getattr(self.dataset, 'kind', None))
         elif isinstance(extensive, bool): extensive = [extensive] * len(self.targets)
         self.extensive = list(extensive)
         self.num_workers = default_num_workers() if num_workers is None else num_workers

@@ -13,7 +13,8 @@ import numpy as np
 from tqdm import tqdm
 
 from .core import (KCAL_MOL_TO_EV, ConfigError, DataError, atomic_number, atomic_write, cache_dir)
-from .datasets import DATASETS, GraphDataset, Record, _fingerprint, download_url, make_dataset
+from .datasets import (DatasetSpec, GraphDataset, Record, _fingerprint, download_url, make_dataset,
+                               register_dataset)
 
 log = logging.getLogger('molcryst.md17')
 
@@ -180,6 +181,7 @@ def _n_frames(path)->int|None:
         with np.load(path, allow_pickle=False) as d: return len(d['E'])
     except Exception: return None
 
+# %% ../nbs/02a_md17.ipynb
 def MD17(source='ethanol',       # shipped name ('ethanol', 'uracil'), path to an MD17-layout .npz, or a downloaded original
          cutoff:float=5.0,       # neighbour cut-off, Å
          limit:int|None=None,    # at most this many frames (after `stride`)
@@ -197,9 +199,10 @@ def MD17(source='ethanol',       # shipped name ('ethanol', 'uracil'), path to a
     name = 'md17-' + path.stem.removeprefix('md17_')
     return make_dataset(name, lambda: read_md17_npz(path, limit, stride), ['energy'], _fingerprint(path), cutoff,
                         max_neighbors, units={'energy': 'eV'}, total=total, options=dict(limit=limit, stride=stride),
-                        root=root if root is not None else cache_dir('md17'), rebuild=rebuild, progress=progress)
+                        root=root if root is not None else cache_dir('md17'), rebuild=rebuild, progress=progress,
+                        kind='md17')
 
-DATASETS['md17'] = MD17
+register_dataset(DatasetSpec('md17', MD17, {'energy': 'eV'}, default_targets=('energy',), extensive={'energy'}, forces=True))
 
 # %% ../nbs/02a_md17.ipynb
 MD17_URL = 'http://www.quantum-machine.org/gdml/data/npz/md17_{molecule}.npz'
