@@ -110,6 +110,16 @@ def _versions()->str:
     return ', '.join(out)
 
 # %% ../nbs/02a_md17.ipynb
+def _record_frames(atoms, dyn, n_frames:int, every:int, progress:bool=True)->tuple:
+    "`(R, E, F)` of `n_frames` frames, one every `every` steps of `dyn`: positions, energies, forces (float32, [F,1], float32)."
+    n = len(atoms)
+    R, F, E = np.empty((n_frames, n, 3), np.float32), np.empty((n_frames, n, 3), np.float32), np.empty((n_frames, 1))
+    for k in tqdm(range(n_frames), desc=f'xTB MD {atoms.get_chemical_formula()}', unit='frame', disable=not progress, mininterval=1.0):
+        dyn.run(every)
+        R[k], E[k, 0], F[k] = atoms.positions, atoms.get_potential_energy(), atoms.get_forces(apply_constraint=False)
+    return R, E, F
+
+# %% ../nbs/02a_md17.ipynb
 def generate_xtb_trajectory(atoms,                     # `ase.Atoms` of a molecule (not periodic): the start geometry
                             out,                       # `.npz` file to write
                             n_frames:int=5000,         # frames to record
@@ -139,11 +149,7 @@ def generate_xtb_trajectory(atoms,                     # `ase.Atoms` of a molecu
                    fixcm=False, rng=rng)
     t0 = time.perf_counter()
     if equilibration_steps: dyn.run(equilibration_steps)
-    n = len(atoms)
-    R, F, E = np.empty((n_frames, n, 3), np.float32), np.empty((n_frames, n, 3), np.float32), np.empty((n_frames, 1))
-    for k in tqdm(range(n_frames), desc=f'xTB MD {atoms.get_chemical_formula()}', unit='frame', disable=not progress, mininterval=1.0):
-        dyn.run(every)
-        R[k], E[k, 0], F[k] = atoms.positions, atoms.get_potential_energy(), atoms.get_forces(apply_constraint=False)
+    R, E, F = _record_frames(atoms, dyn, n_frames, every, progress)
     dt = time.perf_counter() - t0
     steps = equilibration_steps + n_frames * every
     log.info(f'{steps} steps of {atoms.get_chemical_formula()} in {dt:.1f} s ({1e3 * dt / steps:.2f} ms/step)')
