@@ -11,10 +11,11 @@ from typing import Sequence
 import numpy as np
 import torch
 import lightning as L
+from fastcore.basics import patch
 from torch_geometric.loader import DataLoader
 
 from .core import ConfigError, DataError, EmptyDatasetError, atomic_write, MAX_Z
-from .datasets import GraphDataset, load_dataset
+from .datasets import GraphDataset, extensive_default, load_dataset
 
 # %% auto 0
 __all__ = ['SPLITS', 'split_indices', 'save_split', 'load_split', 'TargetScaler', 'default_num_workers', 'EpochSampler',
@@ -23,11 +24,8 @@ __all__ = ['SPLITS', 'split_indices', 'save_split', 'load_split', 'TargetScaler'
 # %% ../nbs/03_datamodule.ipynb
 SPLITS = ('train', 'val', 'test')
 
-def split_indices(n:int,                 # number of structures
-                  split:Sequence=(0.8, 0.1, 0.1), # fractions summing to ≤ 1, or counts (one may be None: the rest)
-                  seed:int=0,            # permutation seed
-                 )->dict[str, np.ndarray]:
-    "Seeded train/val/test indices."
+def _split_counts(n:int, split:Sequence)->list[int]:
+    "Structures in train, val and test: from counts, or from fractions rounded so they never add up to more than `n`."
     if len(split) != 3: raise ConfigError(f'split needs 3 entries (train, val, test), got {split!r}')
     vals = [None if s is None else float(s) for s in split]
     if any(v is not None and v < 0 for v in vals): raise ConfigError(f'split entries must be ≥ 0, got {split!r}')
@@ -44,10 +42,19 @@ def split_indices(n:int,                 # number of structures
     if counts.count(None) > 1: raise ConfigError(f'at most one split entry may be None, got {split!r}')
     counts = [rest if c is None else c for c in counts]
     if sum(counts) > n or min(counts) < 0: raise ConfigError(f'split {split!r} asks for {sum(counts)} structures, the dataset has {n}')
+    return counts
+
+def split_indices(n:int,                 # number of structures
+                  split:Sequence=(0.8, 0.1, 0.1), # fractions summing to ≤ 1, or counts (one may be None: the rest)
+                  seed:int=0,            # permutation seed
+                 )->dict[str, np.ndarray]:
+    "Seeded train/val/test indices."
+    counts = _split_counts(n, split)
     perm = np.random.default_rng(seed).permutation(n)
     b = np.cumsum([0] + counts)
     return {k: np.sort(perm[b[i]:b[i + 1]]) for i, k in enumerate(SPLITS)}
 
+# %% ../nbs/03_datamodule.ipynb
 def save_split(path, idx:dict, ids:Sequence[str]|None=None, **meta):
     "Write a split (indices, and ids when given) as JSON, atomically."
     d = {k: v.tolist() for k, v in idx.items()}
@@ -99,19 +106,23 @@ class TargetScaler(torch.nn.Module):
         self.mean.copy_(res.mean(0)); self.std.copy_(res.std(0).clamp_min(1e-12) if G > 1 else torch.ones(T, dtype=torch.float64))
         return self
 
-    def reference(self, z, batch, num_graphs:int)->torch.Tensor:
-        "[G, T] sum of atom references of each graph."
-        return torch.zeros(num_graphs, self.atomref.shape[1], dtype=torch.float64, device=z.device).index_add_(0, batch, self.atomref[z])
+# %% ../nbs/03_datamodule.ipynb
+@patch
+def reference(self:TargetScaler, z, batch, num_graphs:int)->torch.Tensor:
+    "[G, T] sum of atom references of each graph."
+    return torch.zeros(num_graphs, self.atomref.shape[1], dtype=torch.float64, device=z.device).index_add_(0, batch, self.atomref[z])
 
-    def transform(self, y, z, batch):
-        "Labels → normalised targets (float64 → the dtype of `y`)."
-        ref = self.reference(z, batch, y.shape[0])
-        return ((y.double() - ref - self.mean) / self.std).to(y.dtype)
+@patch
+def transform(self:TargetScaler, y, z, batch):
+    "Labels → normalised targets (float64 → the dtype of `y`)."
+    ref = self.reference(z, batch, y.shape[0])
+    return ((y.double() - ref - self.mean) / self.std).to(y.dtype)
 
-    def inverse(self, y_norm, z, batch):
-        "Normalised predictions → labels in the dataset's units (keeps autograd, for forces)."
-        ref = self.reference(z, batch, y_norm.shape[0])
-        return (y_norm.double() * self.std + self.mean + ref).to(y_norm.dtype)
+@patch
+def inverse(self:TargetScaler, y_norm, z, batch):
+    "Normalised predictions → labels in the dataset's units (keeps autograd, for forces)."
+    ref = self.reference(z, batch, y_norm.shape[0])
+    return (y_norm.double() * self.std + self.mean + ref).to(y_norm.dtype)
 
 # %% ../nbs/03_datamodule.ipynb
 def default_num_workers()->int:
@@ -141,6 +152,7 @@ class EpochSampler(torch.utils.data.Sampler):
             p, off = p + 1, 0
         return iter(out)
 
+# %% ../nbs/03_datamodule.ipynb
 class GraphDataModule(L.LightningDataModule):
     "Splits, target statistics and loaders for one `GraphDataset`."
     def __init__(self,
@@ -150,7 +162,7 @@ class GraphDataModule(L.LightningDataModule):
                  seed:int=0,                      # split seed
                  batch_size:int=32,
                  run_dir=None,                    # where split.json is written / read
-                 extensive:Sequence[bool]|bool|None=None, # per target; default: QM9's energies, ZPVE, Cv
+                 extensive:Sequence[bool]|bool|None=None, # per target; default: the dataset's spec (QM9's energies, ZPVE, Cv; md17's energy)
                  num_workers:int|None=None,
                  dataset_kwargs:dict|None=None,   # options for `load_dataset` when `dataset` is a name
                  shuffle_seed:int|None=None,      # seed of the training order (default: `seed`)
@@ -164,39 +176,47 @@ class GraphDataModule(L.LightningDataModule):
         self.shuffle_seed = seed if shuffle_seed is None else shuffle_seed
         self.epoch_size = epoch_size
         self.run_dir = Path(run_dir) if run_dir is not None else None
-        if extensive is None:
-            from molcryst.datasets import QM9_EXTENSIVE
-            extensive = [t in QM9_EXTENSIVE or t == 'energy' for t in self.targets]
+        if extensive is None: extensive = extensive_default(self.targets, getattr(self.dataset, 'kind', None))
         elif isinstance(extensive, bool): extensive = [extensive] * len(self.targets)
         self.extensive = list(extensive)
         self.num_workers = default_num_workers() if num_workers is None else num_workers
         self.scaler = TargetScaler(len(self.targets))
         self.idx = None
 
-    def setup(self, stage=None):
-        if self.idx is not None: return
-        n, ids = len(self.dataset), self.dataset.ids
-        f = self.run_dir / 'split.json' if self.run_dir is not None else None
-        fresh = f is None or not f.exists()
-        self.idx = split_indices(n, self.split, self.seed) if fresh else load_split(f, ids)
-        for k in ('train', 'val'):
-            if len(self.idx[k]) == 0:
-                self.idx = None
-                raise EmptyDatasetError(f'the {k} split is empty ({n} structures, split={tuple(self.split)})', self.dataset.name, field=k)
-        if fresh and f is not None: save_split(f, self.idx, ids, seed=self.seed, split=list(self.split), dataset=self.dataset.name)
-        tr = self.idx['train']
-        st = self.dataset.store
-        ptr = st['atom_ptr']
-        z = torch.cat([st['z'][ptr[i]:ptr[i + 1]] for i in tr]).long()
-        batch = torch.repeat_interleave(torch.arange(len(tr)), ptr.diff()[tr])
-        self.scaler.fit(self.dataset.y[tr], z, batch, self.extensive)
+# %% ../nbs/03_datamodule.ipynb
+@patch
+def setup(self:GraphDataModule, stage=None):
+    "Split (or read the run's split), then fit the target statistics on the training structures."
+    if self.idx is not None: return
+    n, ids = len(self.dataset), self.dataset.ids
+    f = self.run_dir / 'split.json' if self.run_dir is not None else None
+    fresh = f is None or not f.exists()
+    self.idx = split_indices(n, self.split, self.seed) if fresh else load_split(f, ids)
+    for k in ('train', 'val'):
+        if len(self.idx[k]) == 0:
+            self.idx = None
+            raise EmptyDatasetError(f'the {k} split is empty ({n} structures, split={tuple(self.split)})', self.dataset.name, field=k)
+    if fresh and f is not None: save_split(f, self.idx, ids, seed=self.seed, split=list(self.split), dataset=self.dataset.name)
+    tr = self.idx['train']
+    st = self.dataset.store
+    ptr = st['atom_ptr']
+    z = torch.cat([st['z'][ptr[i]:ptr[i + 1]] for i in tr]).long()
+    batch = torch.repeat_interleave(torch.arange(len(tr)), ptr.diff()[tr])
+    self.scaler.fit(self.dataset.y[tr], z, batch, self.extensive)
 
-    def subset(self, name:str): return torch.utils.data.Subset(self.dataset, self.idx[name].tolist())
-    def _loader(self, name, shuffle):
-        sub = self.subset(name)
-        return DataLoader(sub, batch_size=self.batch_size, sampler=EpochSampler(len(sub), self.shuffle_seed, self.epoch_size) if shuffle else None,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
-    def train_dataloader(self): return self._loader('train', True)
-    def val_dataloader(self): return self._loader('val', False)
-    def test_dataloader(self): return self._loader('test', False)
-    def predict_dataloader(self): return self._loader('test', False)
+# %% ../nbs/03_datamodule.ipynb
+@patch
+def subset(self:GraphDataModule, name:str): return torch.utils.data.Subset(self.dataset, self.idx[name].tolist())
+@patch
+def _loader(self:GraphDataModule, name, shuffle):
+    sub = self.subset(name)
+    return DataLoader(sub, batch_size=self.batch_size, sampler=EpochSampler(len(sub), self.shuffle_seed, self.epoch_size) if shuffle else None,
+                      num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+@patch
+def train_dataloader(self:GraphDataModule): return self._loader('train', True)
+@patch
+def val_dataloader(self:GraphDataModule): return self._loader('val', False)
+@patch
+def test_dataloader(self:GraphDataModule): return self._loader('test', False)
+@patch
+def predict_dataloader(self:GraphDataModule): return self._loader('test', False)

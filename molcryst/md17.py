@@ -13,7 +13,8 @@ import numpy as np
 from tqdm import tqdm
 
 from .core import (KCAL_MOL_TO_EV, ConfigError, DataError, atomic_number, atomic_write, cache_dir)
-from .datasets import DATASETS, GraphDataset, Record, _fingerprint, download_url, make_dataset
+from .datasets import (DatasetSpec, GraphDataset, Record, _fingerprint, download_url, make_dataset,
+                               register_dataset)
 
 log = logging.getLogger('molcryst.md17')
 
@@ -109,6 +110,16 @@ def _versions()->str:
     return ', '.join(out)
 
 # %% ../nbs/02a_md17.ipynb
+def _record_frames(atoms, dyn, n_frames:int, every:int, progress:bool=True)->tuple:
+    "`(R, E, F)` of `n_frames` frames, one every `every` steps of `dyn`: positions, energies, forces (float32, [F,1], float32)."
+    n = len(atoms)
+    R, F, E = np.empty((n_frames, n, 3), np.float32), np.empty((n_frames, n, 3), np.float32), np.empty((n_frames, 1))
+    for k in tqdm(range(n_frames), desc=f'xTB MD {atoms.get_chemical_formula()}', unit='frame', disable=not progress, mininterval=1.0):
+        dyn.run(every)
+        R[k], E[k, 0], F[k] = atoms.positions, atoms.get_potential_energy(), atoms.get_forces(apply_constraint=False)
+    return R, E, F
+
+# %% ../nbs/02a_md17.ipynb
 def generate_xtb_trajectory(atoms,                     # `ase.Atoms` of a molecule (not periodic): the start geometry
                             out,                       # `.npz` file to write
                             n_frames:int=5000,         # frames to record
@@ -138,11 +149,7 @@ def generate_xtb_trajectory(atoms,                     # `ase.Atoms` of a molecu
                    fixcm=False, rng=rng)
     t0 = time.perf_counter()
     if equilibration_steps: dyn.run(equilibration_steps)
-    n = len(atoms)
-    R, F, E = np.empty((n_frames, n, 3), np.float32), np.empty((n_frames, n, 3), np.float32), np.empty((n_frames, 1))
-    for k in tqdm(range(n_frames), desc=f'xTB MD {atoms.get_chemical_formula()}', unit='frame', disable=not progress, mininterval=1.0):
-        dyn.run(every)
-        R[k], E[k, 0], F[k] = atoms.positions, atoms.get_potential_energy(), atoms.get_forces(apply_constraint=False)
+    R, E, F = _record_frames(atoms, dyn, n_frames, every, progress)
     dt = time.perf_counter() - t0
     steps = equilibration_steps + n_frames * every
     log.info(f'{steps} steps of {atoms.get_chemical_formula()} in {dt:.1f} s ({1e3 * dt / steps:.2f} ms/step)')
@@ -180,6 +187,7 @@ def _n_frames(path)->int|None:
         with np.load(path, allow_pickle=False) as d: return len(d['E'])
     except Exception: return None
 
+# %% ../nbs/02a_md17.ipynb
 def MD17(source='ethanol',       # shipped name ('ethanol', 'uracil'), path to an MD17-layout .npz, or a downloaded original
          cutoff:float=5.0,       # neighbour cut-off, Å
          limit:int|None=None,    # at most this many frames (after `stride`)
@@ -197,9 +205,10 @@ def MD17(source='ethanol',       # shipped name ('ethanol', 'uracil'), path to a
     name = 'md17-' + path.stem.removeprefix('md17_')
     return make_dataset(name, lambda: read_md17_npz(path, limit, stride), ['energy'], _fingerprint(path), cutoff,
                         max_neighbors, units={'energy': 'eV'}, total=total, options=dict(limit=limit, stride=stride),
-                        root=root if root is not None else cache_dir('md17'), rebuild=rebuild, progress=progress)
+                        root=root if root is not None else cache_dir('md17'), rebuild=rebuild, progress=progress,
+                        kind='md17')
 
-DATASETS['md17'] = MD17
+register_dataset(DatasetSpec('md17', MD17, {'energy': 'eV'}, default_targets=('energy',), extensive={'energy'}, forces=True))
 
 # %% ../nbs/02a_md17.ipynb
 MD17_URL = 'http://www.quantum-machine.org/gdml/data/npz/md17_{molecule}.npz'
