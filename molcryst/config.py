@@ -15,7 +15,7 @@ from .models import BACKBONES, hyperparameters
 from .settings import Settings, setting
 
 # %% auto 0
-__all__ = ['Optimizer', 'Scheduler', 'Loss', 'Logger', 'OPTIMIZERS', 'SCHEDULERS', 'LOSSES', 'LOGGERS', 'DEFAULT_TARGETS',
+__all__ = ['Optimizer', 'Scheduler', 'Loss', 'Logger', 'OPTIMIZERS', 'SCHEDULERS', 'LOSSES', 'LOGGERS', 'default_targets',
            'expand_shorthands', 'check_names', 'check_shapes', 'TrainConfig', 'as_config']
 
 # %% ../nbs/10a_config.ipynb
@@ -24,7 +24,18 @@ Scheduler = Literal['none', 'plateau', 'cosine']
 Loss = Literal['mse', 'l1']
 Logger = Literal['csv', 'wandb']
 OPTIMIZERS, SCHEDULERS, LOSSES, LOGGERS = (typing.get_args(t) for t in (Optimizer, Scheduler, Loss, Logger))
-DEFAULT_TARGETS = {'qm9': ['homo'], 'qm9raw': ['homo'], 'coremof': ['AV_VF'], 'odac': ['co2'], 'md17': ['energy']}
+
+def default_targets(dataset:str)->list|None:
+    "What a dataset learns when no target is named: its `DatasetSpec.default_targets` (None for a CIF folder: name them)."
+    from molcryst.datasets import DATASET_SPECS
+    spec = DATASET_SPECS.get(dataset)
+    return (list(spec.default_targets) or None) if spec is not None else None
+
+def __getattr__(name):      # DEFAULT_TARGETS, as it was: a view of the dataset specs
+    if name == 'DEFAULT_TARGETS':
+        from molcryst.datasets import DATASET_SPECS
+        return {n: list(s.default_targets) for n, s in DATASET_SPECS.items() if s.default_targets}
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
 # %% ../nbs/10a_config.ipynb
 def expand_shorthands(d):
@@ -35,7 +46,7 @@ def expand_shorthands(d):
         if isinstance(d.get(k), str): d[k] = [d[k]]
     if isinstance(d.get('split'), tuple): d['split'] = list(d['split'])
     if d.get('targets') is None and isinstance(d.get('dataset', 'qm9'), str):
-        d['targets'] = list(DEFAULT_TARGETS.get(d.get('dataset', 'qm9'), [])) or None
+        d['targets'] = default_targets(d.get('dataset', 'qm9'))
     if isinstance(d.get('extensive'), bool) and isinstance(d.get('targets'), list): d['extensive'] = [d['extensive']] * len(d['targets'])
     return d
 
@@ -62,7 +73,7 @@ def check_shapes(split:list, targets:list|None, extensive:list|None)->None:
 class TrainConfig(Settings):
     "Everything a training run needs (also the CLI flags of `molcryst train` and the study notebooks' papermill parameters)."
     dataset: str = setting('qm9', 'a name in molcryst.datasets.DATASETS (qm9, coremof, odac, md17, cif, qm9raw)')
-    targets: list[str]|None = setting(None, "target name(s); None: the dataset's usual one (DEFAULT_TARGETS)", min_length=1)
+    targets: list[str]|None = setting(None, "target name(s); None: the dataset's usual one (its DatasetSpec.default_targets)", min_length=1)
     backbone: str = setting('schnet', 'a name in molcryst.models.BACKBONES')
     model_preset: Literal['paper', 'medium', 'small', 'tiny'] = setting('paper', "backbone size (molcryst.models.PRESETS): paper defaults, or smaller for CPU studies and tests")
     model_kwargs: dict = setting({}, "backbone hyperparameters, over the preset's (defaults: the papers')")
@@ -93,7 +104,7 @@ class TrainConfig(Settings):
     strategy: str = setting('auto', 'Lightning strategy (auto, ddp, ddp_spawn, ...)')
     num_nodes: int = setting(1, 'machines of a multi-node run', ge=1)
     num_workers: int|None = setting(None, 'loader worker processes (None: none on ≤ 2 cores)', ge=0)
-    extensive: list[bool]|None = setting(None, 'per target: a sum of atom contributions (None: QM9 energies, ZPVE, Cv; md17 energy)')
+    extensive: list[bool]|None = setting(None, 'per target: a sum of atom contributions (None: the DatasetSpec says: QM9 energies, ZPVE, Cv; md17 energy)')
 
     @model_validator(mode='before')
     @classmethod

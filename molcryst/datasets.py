@@ -17,7 +17,7 @@ from torch_geometric.data import Data
 from tqdm import tqdm
 
 from .core import ConfigError, DataError, EmptyDatasetError, atomic_write, cache_dir, hash_key, unknown
-from .graphs import MIN_DISTANCE, check_min_distance, neighbor_list, resolve_min_distance, structure_arrays
+from .graphs import MIN_DISTANCE, check_min_distance, make_graph, neighbor_list, resolve_min_distance, structure_arrays
 
 log = logging.getLogger('molcryst.datasets')
 
@@ -158,11 +158,10 @@ def _graph_at(s:dict, idx:int, tidx:torch.Tensor)->Data:
     "Graph `idx` of a collated store, with the labels `tidx`."
     a0, a1 = int(s['atom_ptr'][idx]), int(s['atom_ptr'][idx + 1])
     e0, e1 = int(s['edge_ptr'][idx]), int(s['edge_ptr'][idx + 1])
-    d = Data(z=s['z'][a0:a1].long(), pos=s['pos'][a0:a1].clone(), cell=s['cell'][idx:idx + 1].clone(),
-             pbc=s['pbc'][idx:idx + 1].clone(), edge_index=s['edge_index'][:, e0:e1].long(),
-             y=s['y'][idx:idx + 1, tidx].clone(), idx=torch.tensor([idx]))
-    d.edge_shift = (s['edge_shift'][e0:e1].long() if 'edge_shift' in s
-                    else torch.zeros(e1 - e0, 3, dtype=torch.long))
+    shift = s['edge_shift'][e0:e1] if 'edge_shift' in s else torch.zeros(e1 - e0, 3, dtype=torch.long)
+    d = make_graph(s['z'][a0:a1], s['pos'][a0:a1].clone(), s['cell'][idx:idx + 1].clone(), s['pbc'][idx:idx + 1].clone(),
+                   None, None, shift, edge_index=s['edge_index'][:, e0:e1], dtype=None,
+                   y=s['y'][idx:idx + 1, tidx].clone(), idx=torch.tensor([idx]))
     if 'forces' in s: d.forces = s['forces'][a0:a1].clone()
     return d
 

@@ -115,18 +115,27 @@ def check_min_distance(z, pos, cell, pbc,          # the structure (`structure_a
                          name, f'atom {a}' if a == b else f'atoms {a} and {b}', 'positions')
 
 # %% ../nbs/01_graphs.ipynb
+def _as(x, dtype, device=None, shape=None)->torch.Tensor:
+    "`x` as a tensor of `dtype` (and `shape`) on `device`, without a copy when it already is one (the dataset's hot path)."
+    if not torch.is_tensor(x): x = torch.as_tensor(np.asarray(x))
+    if x.dtype != dtype or (device is not None and x.device != torch.device(device)): x = x.to(device=device, dtype=dtype)
+    return x if shape is None or x.shape == shape else x.reshape(shape)
+
 def make_graph(z, pos, cell, pbc,         # [N] numbers, [N,3] Å, [3,3] or [1,3,3] cell, [3] or [1,3] periodicity (arrays or tensors)
                i, j, S,                   # centres, neighbours and integer cell shifts of the edges (`neighbor_list`)
+               edge_index=None,           # or the edges as a ready [2,E] tensor (j, i): `i` and `j` are then ignored
                dtype=torch.float32,       # dtype of positions and cell (None: keep a tensor's own)
                device=None,               # where the tensors go
                **extra,                   # more attributes (`y`, `forces`, `idx`), stored as given
               )->Data:
     "The graph of one structure from arrays: edge `k` runs from neighbour `j[k]` to centre `i[k]` across cell shift `S[k]`."
-    t = lambda x, dt=None: (x if torch.is_tensor(x) else torch.as_tensor(np.asarray(x))).to(device=device, dtype=dt)
     fdt = dtype if dtype is not None else (pos.dtype if torch.is_tensor(pos) else torch.float32)
-    ei = torch.stack([t(j, torch.long), t(i, torch.long)]) if len(i) else torch.zeros(2, 0, dtype=torch.long, device=device)
-    return Data(z=t(z, torch.long), pos=t(pos, fdt), cell=t(cell, fdt).reshape(1, 3, 3), pbc=t(pbc, torch.bool).reshape(1, 3),
-                edge_index=ei, edge_shift=t(S, torch.long).reshape(-1, 3), **extra)
+    if edge_index is not None: ei = _as(edge_index, torch.long, device)
+    elif len(i): ei = torch.stack([_as(j, torch.long, device), _as(i, torch.long, device)])
+    else: ei = torch.zeros(2, 0, dtype=torch.long, device=device)
+    return Data(z=_as(z, torch.long, device), pos=_as(pos, fdt, device), cell=_as(cell, fdt, device, (1, 3, 3)),
+                pbc=_as(pbc, torch.bool, device, (1, 3)), edge_index=ei, edge_shift=_as(S, torch.long, device, (-1, 3)), **extra)
+
 
 # %% ../nbs/01_graphs.ipynb
 def build_graph(atoms,                    # `ase.Atoms` or a record with z, pos, cell, pbc

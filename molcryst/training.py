@@ -29,9 +29,9 @@ log = logging.getLogger(__name__)
 # %% auto 0
 __all__ = ['log', 'wandb_mode', 'check_amp', 'resolve_model_kwargs', 'Run', 'read_history', 'evaluate', 'build_model',
            'make_trainer', 'fit', 'plot_history', 'plot_parity', 'OPTIMIZERS', 'SCHEDULERS', 'LOSSES', 'LOGGERS',
-           'DEFAULT_TARGETS', 'TrainConfig', 'as_config', 'regression_metrics', 'training_elements', 'GraphModel',
-           'safe_load', 'load', 'export_checkpoint', 'smiles_to_atoms', 'read_structures', 'predict', 'known_elements',
-           'domain_flags', 'Ensemble', 'fit_ensemble']
+           'TrainConfig', 'as_config', 'regression_metrics', 'training_elements', 'GraphModel', 'safe_load', 'load',
+           'export_checkpoint', 'smiles_to_atoms', 'read_structures', 'predict', 'known_elements', 'domain_flags',
+           'Ensemble', 'fit_ensemble']
 
 # %% ../nbs/10d_fit.ipynb
 def wandb_mode()->str:
@@ -345,6 +345,6 @@ from .inference import *
 from .inference import _check_finite, _STRUCTURE_SUFFIXES
 from .ensembles import *
 
-_all_ = ['OPTIMIZERS', 'SCHEDULERS', 'LOSSES', 'LOGGERS', 'DEFAULT_TARGETS', 'TrainConfig', 'as_config', 'regression_metrics',
+_all_ = ['OPTIMIZERS', 'SCHEDULERS', 'LOSSES', 'LOGGERS', 'TrainConfig', 'as_config', 'regression_metrics',
          'training_elements', 'GraphModel', 'safe_load', 'load', 'export_checkpoint', 'smiles_to_atoms', 'read_structures',
          'predict', 'known_elements', 'domain_flags', 'Ensemble', 'fit_ensemble']
