@@ -387,6 +387,7 @@ def table(self:SearchSpace)->pd.DataFrame:
 @patch
 def __repr__(self:SearchSpace): return f'SearchSpace({self.source}: ' + ', '.join(f'{k} {h.describe()}' for k, h in self.params.items()) + ')'
 
+# %% ../nbs/20a_space.ipynb
 def load_space(space='paper')->SearchSpace:
     "A search space from a shipped name (`paper`, `small`), a YAML path, a dict, or a `SearchSpace`."
     if isinstance(space, SearchSpace): return space
