@@ -164,8 +164,11 @@ def unknown(what:str, name, valid, prefix:str='')->ConfigError:
     return ConfigError(f"{prefix}unknown {what} {name!r}{did_you_mean(name, valid)}; valid: {', '.join(map(str, valid))}")
 
 # %% ../nbs/00_core.ipynb
-def read_yaml(path, what:str='settings')->dict:
-    "A YAML mapping from `path`; a `ConfigError` naming the file (and the line) when it cannot be read."
+def read_yaml(path,                  # a YAML file
+              what:str='settings',   # what the mapping holds, for the message
+              mapping:bool=True,     # refuse anything but a mapping (False: return what the file holds)
+             ):
+    "The content of a YAML file; a `ConfigError` naming the file (and the line) when it cannot be read."
     import yaml
     path = Path(path)
     try: d = yaml.safe_load(path.read_text())
@@ -174,7 +177,7 @@ def read_yaml(path, what:str='settings')->dict:
         where = f'line {e.problem_mark.line + 1}: ' if getattr(e, 'problem_mark', None) else ''
         raise ConfigError(f'{path}: invalid YAML: {where}{getattr(e, "problem", e)}') from None
     if d is None: return {}
-    if not isinstance(d, dict): raise ConfigError(f'{path}: expected a mapping of {what}, got {type(d).__name__}')
+    if mapping and not isinstance(d, dict): raise ConfigError(f'{path}: expected a mapping of {what}, got {type(d).__name__}')
     return d
 
 # %% ../nbs/00_core.ipynb

@@ -17,7 +17,7 @@ from fastcore.basics import patch
 from pydantic import BeforeValidator, ValidationInfo, model_validator
 
 import molcryst
-from .core import ConfigError, MolcrystError, atomic_write, did_you_mean, require, unknown
+from .core import read_yaml, ConfigError, MolcrystError, atomic_write, did_you_mean, require, unknown
 from .settings import Settings, setting
 
 # %% auto 0
@@ -302,13 +302,7 @@ class SearchSpace:
 @patch(cls_method=True)
 def from_yaml(cls:SearchSpace, path)->SearchSpace:
     "Read a space file."
-    path = Path(path)
-    try: d = yaml.safe_load(path.read_text())
-    except OSError as e: raise ConfigError(f'{path}: cannot read ({e.strerror})') from None
-    except yaml.YAMLError as e:
-        where = f'line {e.problem_mark.line + 1}: ' if getattr(e, 'problem_mark', None) else ''
-        raise ConfigError(f'{path}: invalid YAML: {where}{getattr(e, "problem", None) or e}') from None
-    return cls.from_dict({} if d is None else d, source=str(path))   # not core.read_yaml: a list here has its own message
+    return cls.from_dict(read_yaml(path, mapping=False), source=str(path))   # from_dict words a non-mapping its own way
 
 @patch
 def to_dict(self:SearchSpace)->dict: return {k: h.to_dict() for k, h in self.params.items()}
