@@ -63,6 +63,26 @@ def read_structures(item,                     # `ase.Atoms`, a structure file or
 # %% ../nbs/10e_inference.ipynb
 _STRUCTURE_SUFFIXES = {'.cif', '.xyz', '.extxyz', '.pdb', '.traj', '.vasp', '.poscar', '.mol', '.sdf', '.json', '.db'}
 
+def _predict_chunk(model, chunk:list, device, forces:bool, min_distance:float)->list[dict]:
+    "One model call on `(name, Atoms)` pairs: a row per structure with its predictions, forces and domain flags."
+    from torch_geometric.data import Batch
+    from molcryst.graphs import build_graph
+    gs = [build_graph(a, model.graph['cutoff'], model.graph.get('max_neighbors'), name=a.info.get('source', n), min_distance=min_distance)
+          for n, a in chunk]
+    b = Batch.from_data_list(gs).to(device)
+    out = model(b)
+    rows = []
+    for g, (n, a) in enumerate(chunk):
+        r = dict(name=n, formula=a.get_chemical_formula(), n_atoms=len(a))
+        r.update({t: float(out['y'][g, j]) for j, t in enumerate(model.targets)})
+        f = out['forces'][b.batch == g].cpu().numpy() if forces and 'forces' in out else None
+        _check_finite(model, a.info.get('source', n), r, f)
+        if f is not None: r['forces'] = f
+        r['domain_flags'] = '; '.join(domain_flags(model, a.numbers, r))
+        r['in_domain'] = not r['domain_flags']
+        rows.append(r)
+    return rows
+
 def predict(checkpoint,              # a checkpoint path, a pretrained name, or a loaded `GraphModel`
             structures,              # Atoms, file paths and/or SMILES (one or a list)
             batch_size:int=32,
@@ -72,32 +92,15 @@ def predict(checkpoint,              # a checkpoint path, a pretrained name, or 
             min_distance:float|None=None, # Å: atoms closer than this are a `StructureError` (None: `MIN_DISTANCE`; 0: off)
            )->pd.DataFrame:
     "Predictions in the targets' units, one row per structure, with `in_domain` and `domain_flags` (unseen elements, impossible values)."
-    from torch_geometric.data import Batch
-    from molcryst.graphs import build_graph, resolve_min_distance
+    from molcryst.graphs import resolve_min_distance
     model = checkpoint if isinstance(checkpoint, GraphModel) else load(checkpoint)
     device = torch.device(device) if device is not None else (torch.device('cuda') if torch.cuda.is_available() else torch.device('cpu'))
     model = model.to(device).eval()
-    md = resolve_min_distance(min_distance)
     if isinstance(structures, (str, Path)) or type(structures).__name__ == 'Atoms': structures = [structures]
     items = [x for s in structures for x in read_structures(s, occupancy)]
     if not items: raise DataError('no structures given', field='structures')
-    rows = []
-    for k in range(0, len(items), batch_size):
-        chunk = items[k:k + batch_size]
-        gs = [build_graph(a, model.graph['cutoff'], model.graph.get('max_neighbors'), name=a.info.get('source', n), min_distance=md)
-              for n, a in chunk]
-        b = Batch.from_data_list(gs).to(device)
-        out = model(b)
-        for g, (n, a) in enumerate(chunk):
-            r = dict(name=n, formula=a.get_chemical_formula(), n_atoms=len(a))
-            r.update({t: float(out['y'][g, j]) for j, t in enumerate(model.targets)})
-            f = out['forces'][b.batch == g].cpu().numpy() if forces and 'forces' in out else None
-            _check_finite(model, a.info.get('source', n), r, f)
-            if f is not None: r['forces'] = f
-            r['domain_flags'] = '; '.join(domain_flags(model, a.numbers, r))
-            r['in_domain'] = not r['domain_flags']
-            rows.append(r)
-    df = pd.DataFrame(rows)
+    md = resolve_min_distance(min_distance)
+    df = pd.DataFrame([r for k in range(0, len(items), batch_size) for r in _predict_chunk(model, items[k:k + batch_size], device, forces, md)])
     df.attrs['units'] = model.units
     out_of = df[~df.in_domain]
     if len(out_of):
