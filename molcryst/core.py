@@ -32,12 +32,15 @@ EV_TO_KCAL_MOL: float = 1.0 / KCAL_MOL_TO_EV
 class MolcrystError(Exception):
     "Base class of every error molcryst raises on purpose."
 
+# %% ../nbs/00_core.ipynb
 class ConfigError(MolcrystError, ValueError):
     "An invalid option or parameter (unknown name, bad range, wrong type)."
 
+# %% ../nbs/00_core.ipynb
 class CheckpointError(MolcrystError):
     "A checkpoint that is missing, corrupt or unsafe to load."
 
+# %% ../nbs/00_core.ipynb
 class DataError(MolcrystError, ValueError):
     "Bad input data; names the file, the record and the field."
     def __init__(self,
@@ -51,18 +54,23 @@ class DataError(MolcrystError, ValueError):
         if field is not None: where.append(str(field))
         super().__init__(': '.join(where + [message]))
 
+# %% ../nbs/00_core.ipynb
 class CIFError(DataError):
     "A CIF file that cannot be read into a structure."
 
+# %% ../nbs/00_core.ipynb
 class UnknownElementError(DataError):
     "A chemical symbol or atomic number that is not an element."
 
+# %% ../nbs/00_core.ipynb
 class EmptyDatasetError(DataError):
     "A dataset or split with no structures left in it."
 
+# %% ../nbs/00_core.ipynb
 class StructureError(DataError):
     "A structure that is not physical (atoms on top of each other): a model's answer for it would be meaningless."
 
+# %% ../nbs/00_core.ipynb
 class NonFiniteError(MolcrystError, ArithmeticError):
     "A model output (energy, forces, a property) that is NaN or infinite."
 
@@ -131,6 +139,7 @@ def cache_dir(*parts:str)->Path:
     p.mkdir(parents=True, exist_ok=True)
     return p
 
+# %% ../nbs/00_core.ipynb
 @contextlib.contextmanager
 def atomic_write(path,            # final file name
                  mode:str='wb',   # 'wb' or 'w'
@@ -147,6 +156,7 @@ def atomic_write(path,            # final file name
         with contextlib.suppress(FileNotFoundError): os.unlink(tmp)
         raise
 
+# %% ../nbs/00_core.ipynb
 def hash_key(*objs)->str:
     "A short stable hash of JSON-serialisable `objs` (used to key caches by source and options)."
     s = json.dumps(objs, sort_keys=True, default=str)

@@ -83,6 +83,7 @@ def resolve_min_distance(min_distance:float|None=None, # Å; None: `$MOLCRYST_MI
         raise ConfigError(f'min_distance must be a distance ≥ 0 Å (0: no check), got {min_distance!r}')
     return float(min_distance)
 
+# %% ../nbs/01_graphs.ipynb
 def closest_pair(z, pos, cell, pbc,                # the structure (`structure_arrays`)
                  min_distance:float,               # Å
                  pairs=None,                       # `(i, j, d)` of a neighbour search already done at `cutoff`, reused
@@ -99,6 +100,7 @@ def closest_pair(z, pos, cell, pbc,                # the structure (`structure_a
     who = f'atom {a} ({sym[z[a]]}) and its own periodic image' if a == b else f'atoms {a} ({sym[z[a]]}) and {b} ({sym[z[b]]})'
     return a, b, float(d[k]), n, f'{who} are {d[k]:.3f} Å apart'
 
+# %% ../nbs/01_graphs.ipynb
 def check_min_distance(z, pos, cell, pbc,          # the structure (`structure_arrays`)
                        min_distance:float,         # Å (0: no check)
                        name=None,                  # file or structure, for the message

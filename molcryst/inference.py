@@ -83,6 +83,7 @@ def _predict_chunk(model, chunk:list, device, forces:bool, min_distance:float)->
         rows.append(r)
     return rows
 
+# %% ../nbs/10e_inference.ipynb
 def predict(checkpoint,              # a checkpoint path, a pretrained name, or a loaded `GraphModel`
             structures,              # Atoms, file paths and/or SMILES (one or a list)
             batch_size:int=32,

@@ -65,6 +65,7 @@ def _bound_text(b:dict)->str:
     if 'le' in b: return f"must be ≤ {b['le']}"
     return f"must be < {b['lt']}"
 
+# %% ../nbs/00a_settings.ipynb
 def _one_error(cls, err:dict, source:str)->str:
     "One pydantic error in our words: the field, what was given and what is allowed."
     loc, kind, v = err['loc'], err['type'], err.get('input')
@@ -88,6 +89,7 @@ def _one_error(cls, err:dict, source:str)->str:
     expected = type_name(info.annotation) if info is not None and len(loc) == 1 else err['msg']
     return f'{where}: expected {expected}, got {v!r} ({type(v).__name__})'
 
+# %% ../nbs/00a_settings.ipynb
 def settings_error(cls, e:pydantic.ValidationError, source:str='config')->ConfigError:
     "A `ConfigError` for the first error of a pydantic validation, in our words."
     return ConfigError(_one_error(cls, e.errors(include_url=False)[0], source))
@@ -144,6 +146,7 @@ def _metavar(annotation)->str:
     name = type_name(annotation).replace(' or None', '')
     return {'int': 'INT', 'float': 'FLOAT', 'str': 'TEXT', 'bool': 'BOOL', 'list': 'A,B', 'dict': 'YAML'}.get(name, 'VALUE')
 
+# %% ../nbs/00a_settings.ipynb
 def field_help(info)->str:
     "`--help` text of a field: its meaning, unit, type and default."
     unit = (info.json_schema_extra or {}).get('unit') if isinstance(info.json_schema_extra, dict) else None
@@ -152,6 +155,7 @@ def field_help(info)->str:
     bits = ['one of the choices' if lit else type_name(info.annotation)] + ([unit] if unit else []) + [f'default: {default!r}' if default is not None else 'default: None']
     return f"{info.description or ''} ({'; '.join(bits)})".strip().replace('%', '%%')
 
+# %% ../nbs/00a_settings.ipynb
 def add_settings_arguments(parser:argparse.ArgumentParser, # the (sub)parser to extend
                            cls:type[Settings],             # the settings class whose fields become flags
                            skip:typing.Iterable[str]=(),   # fields that are not flags
@@ -163,6 +167,7 @@ def add_settings_arguments(parser:argparse.ArgumentParser, # the (sub)parser to 
         group.add_argument('--' + name.replace('_', '-'), dest=name, default=None, metavar=_metavar(info.annotation), help=field_help(info))
     return parser
 
+# %% ../nbs/00a_settings.ipynb
 def settings_overrides(cls:type[Settings], args:argparse.Namespace)->dict:
     "The fields given on the command line, read as YAML (comma lists for list fields); the rest are left out."
     import yaml
