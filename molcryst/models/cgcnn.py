@@ -55,7 +55,7 @@ class ConvLayer(nn.Module):
 
     def gate(self, pre):
         "Pre-activations [..., 2F] → batch norm → sigmoid(filter) ⊙ softplus(core) [..., F]."
-        gated = self.bn1(pre.reshape(-1, pre.shape[-1])).reshape(pre.shape)   # [N, M, 2F] too: statistics over all rows
+        gated = self.bn1(pre.reshape(-1, pre.shape[-1])).reshape(pre.shape)   # BatchNorm1d wants [rows, 2F]: the padded [N, M, 2F] too
         filt, core = gated.chunk(2, dim=-1)
         return torch.sigmoid(filt) * F.softplus(core)
 
