@@ -10,6 +10,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from torch_geometric.utils import scatter
+from fastcore.basics import patch
 
 from ..core import MAX_Z, ConfigError
 from ..graphs import edge_vectors, to_dense
@@ -30,6 +31,7 @@ def cgcnn_atom_features()->torch.Tensor:
     for z, v in d.items(): t[int(z)] = torch.tensor(v, dtype=torch.float32)
     return t
 
+# %% ../../nbs/05_cgcnn.ipynb
 class AtomInput(nn.Module):
     "Element → feature vector: a learned embedding, or CGCNN's physical features through a linear layer."
     def __init__(self, dim:int, kind:str='embedding'):
@@ -53,7 +55,7 @@ class ConvLayer(nn.Module):
 
     def gate(self, pre):
         "Pre-activations [..., 2F] → batch norm → sigmoid(filter) ⊙ softplus(core) [..., F]."
-        gated = self.bn1(pre.reshape(-1, pre.shape[-1])).reshape(pre.shape)
+        gated = self.bn1(pre.reshape(-1, pre.shape[-1])).reshape(pre.shape)   # BatchNorm1d wants [rows, 2F]: the padded [N, M, 2F] too
         filt, core = gated.chunk(2, dim=-1)
         return torch.sigmoid(filt) * F.softplus(core)
 
@@ -61,21 +63,24 @@ class ConvLayer(nn.Module):
         "The original: `total` = v_i ⊕ v_j ⊕ u_ij [..., 2F+E] through `fc_full`, then the gate."
         return self.gate(self.fc_full(total))
 
-    def forward(self, x, edge_index, edge_fea, inverse=None):
-        "List form. `fc_full(v_i ⊕ v_j ⊕ u_ij) = W_i v_i + W_j v_j + W_u u_ij + b`: project atoms first, then gather."
-        src, dst = edge_index
-        n = x.shape[1]
-        W = self.fc_full.weight
-        xi, xj = x @ W[:, :n].T, x @ W[:, n:2 * n].T               # [N, 2F] each: per atom, not per edge
-        if self.memory_efficient and src.numel() > 1:               # fused: no per-edge tensor kept for backward
-            s = gated_edge_sum(xi, xj, edge_fea, W[:, 2 * n:], self.fc_full.bias, self.bn1, edge_index, inverse)
-        else:
-            eu = F.linear(edge_fea, W[:, 2 * n:], self.fc_full.bias)  # per pair when `inverse` is given
-            if inverse is not None: eu = eu.index_select(0, inverse)
-            m = self.gate(xi.index_select(0, dst) + xj.index_select(0, src) + eu)
-            s = scatter(m, dst, dim=0, dim_size=x.shape[0], reduce='sum')
-        return F.softplus(x + self.bn2(s))
+# %% ../../nbs/05_cgcnn.ipynb
+@patch
+def forward(self:ConvLayer, x, edge_index, edge_fea, inverse=None):
+    "List form. `fc_full(v_i ⊕ v_j ⊕ u_ij) = W_i v_i + W_j v_j + W_u u_ij + b`: project atoms first, then gather."
+    src, dst = edge_index
+    n = x.shape[1]
+    W = self.fc_full.weight
+    xi, xj = x @ W[:, :n].T, x @ W[:, n:2 * n].T               # [N, 2F] each: per atom, not per edge
+    if self.memory_efficient and src.numel() > 1:               # fused: no per-edge tensor kept for backward
+        s = gated_edge_sum(xi, xj, edge_fea, W[:, 2 * n:], self.fc_full.bias, self.bn1, edge_index, inverse)
+    else:
+        eu = F.linear(edge_fea, W[:, 2 * n:], self.fc_full.bias)  # per pair when `inverse` is given
+        if inverse is not None: eu = eu.index_select(0, inverse)
+        m = self.gate(xi.index_select(0, dst) + xj.index_select(0, src) + eu)
+        s = scatter(m, dst, dim=0, dim_size=x.shape[0], reduce='sum')
+    return F.softplus(x + self.bn2(s))
 
+# %% ../../nbs/05_cgcnn.ipynb
 class CGCNN(Backbone):
     "CGCNN on the adjacency list."
     def __init__(self,
@@ -100,13 +105,15 @@ class CGCNN(Backbone):
         for _ in range(n_h - 1): layers += [nn.Linear(h_fea_len, h_fea_len), nn.Softplus()]
         self.head = nn.Sequential(*layers, nn.Linear(h_fea_len, out_dim))
 
-    def atom_features(self, batch):
-        _, dist = edge_vectors(batch)
-        first, inverse = symmetric_pairs(batch.edge_index, getattr(batch, 'edge_shift', None))
-        e = self.rbf(dist.index_select(0, first))                    # Gaussian features once per pair
-        x = self.embedding(batch.z)
-        for conv in self.convs: x = conv(x, batch.edge_index, e, inverse)
-        return x
+# %% ../../nbs/05_cgcnn.ipynb
+@patch
+def atom_features(self:CGCNN, batch):
+    _, dist = edge_vectors(batch)
+    first, inverse = symmetric_pairs(batch.edge_index, getattr(batch, 'edge_shift', None))
+    e = self.rbf(dist.index_select(0, first))                    # Gaussian features once per pair
+    x = self.embedding(batch.z)
+    for conv in self.convs: x = conv(x, batch.edge_index, e, inverse)
+    return x
 
 # %% ../../nbs/05_cgcnn.ipynb
 class CGCNNDense(CGCNN):
@@ -142,6 +149,7 @@ def _edge_pre(xi, xj, eu, src, dst, inv, sl):
     p = xi.index_select(0, dst[sl]) + xj.index_select(0, src[sl])
     return p + (eu[sl] if inv is None else eu.index_select(0, inv[sl]))
 
+# %% ../../nbs/05_cgcnn.ipynb
 def _count(idx, n, like): return torch.bincount(idx, minlength=n).to(like.dtype)
 
 def _edge_stats(xi, xj, eu, src, dst, inv, chunk):
@@ -155,6 +163,53 @@ def _edge_stats(xi, xj, eu, src, dst, inv, chunk):
         ss = ss + (d * d).sum(0)
     return mean, ss / E
 
+# %% ../../nbs/05_cgcnn.ipynb
+def _gated_sum(xi, xj, eu, src, dst, inv, scale, shift, chunk):
+    "`s_i = Σ_j σ(f_ij) ⊙ softplus(c_ij)`, `f ⊕ c` = the pre-activations times `scale` plus `shift`, chunk by chunk."
+    s = xi.new_zeros(xi.shape[0], xi.shape[1] // 2)
+    for a in range(0, src.numel(), chunk):
+        sl = slice(a, a + chunk)
+        f, c = (_edge_pre(xi, xj, eu, src, dst, inv, sl) * scale + shift).chunk(2, dim=-1)
+        s.index_add_(0, dst[sl], torch.sigmoid(f) * F.softplus(c))
+    return s
+
+# %% ../../nbs/05_cgcnn.ipynb
+def _grad_sums(gs, xi, xj, eu, src, dst, inv, gamma, mean, invstd, scale, shift, bs, chunk):
+    "Per source tensor: Σ over its edges of ∂L/∂(pre-activation) (`A`) and of x̂ (`B`, batch statistics only); channel totals."
+    targets = [(xi, dst), (xj, src), (eu, inv)]                  # where each edge's pre-activation came from
+    A = [torch.zeros_like(t) for t, _ in targets]                 # Σ over a target's edges of ∂L/∂BN-output ...
+    B = [torch.zeros_like(t) for t, _ in targets] if bs else None # ... and of x̂ (batch statistics only)
+    sum_g = gs.new_zeros(gamma.shape); sum_gx = gs.new_zeros(gamma.shape)
+    for a in range(0, src.numel(), chunk):
+        sl = slice(a, a + chunk)
+        pre = _edge_pre(xi, xj, eu, src, dst, inv, sl)
+        f, c = (pre * scale + shift).chunk(2, dim=-1)
+        sf, gm = torch.sigmoid(f), gs.index_select(0, dst[sl])
+        g = torch.cat([gm * F.softplus(c) * sf * (1 - sf), gm * sf * torch.sigmoid(c)], dim=-1)
+        xhat = (pre - mean) * invstd
+        sum_g = sum_g + g.sum(0); sum_gx = sum_gx + (g * xhat).sum(0)
+        for k, (_, idx) in enumerate(targets):
+            ii = torch.arange(a, a + g.shape[0], device=g.device) if idx is None else idx[sl]
+            A[k].index_add_(0, ii, g)
+            if bs: B[k].index_add_(0, ii, xhat)
+    return targets, A, B, sum_g, sum_gx
+
+# %% ../../nbs/05_cgcnn.ipynb
+def _bn_input_grads(targets, A, B, sum_g, sum_gx, k, E, bs)->list:
+    "Gradients to each source tensor from `_grad_sums`' sums: `k` = γσ⁻¹ times them, less the batch-statistics terms."
+    inplace = not torch.is_grad_enabled()         # first-order backward: finish the accumulators in place
+    grads = []
+    for j, (t, idx) in enumerate(targets):
+        g = A[j]
+        if bs:                                     # BN backward: ∂L/∂x = γσ⁻¹ (g − mean(g) − x̂ mean(g x̂))
+            n = (torch.ones(E, dtype=t.dtype, device=t.device) if idx is None else _count(idx, t.shape[0], t)).unsqueeze(-1)
+            if inplace: g.addcmul_(n, (sum_g / E).unsqueeze(0), value=-1).addcmul_(B[j], (sum_gx / E).unsqueeze(0), value=-1)
+            else: g = g - n * (sum_g / E) - B[j] * (sum_gx / E)
+            B[j] = None                            # free each accumulator as soon as it is used
+        grads.append(g.mul_(k) if inplace else g * k)
+    return grads
+
+# %% ../../nbs/05_cgcnn.ipynb
 class _GatedEdgeSum(torch.autograd.Function):
     "`s_i = Σ_j σ(f_ij) ⊙ softplus(c_ij)`, `f ⊕ c = BN(W_i v_i + W_j v_j + W_u u_ij + b)`; saves per-atom tensors only."
     @staticmethod
@@ -162,11 +217,7 @@ class _GatedEdgeSum(torch.autograd.Function):
         eu = F.linear(e, Wu, bu)                                     # per pair (or edge): not saved
         if batch_stats: mean, var = _edge_stats(xi, xj, eu, src, dst, inv, chunk)
         scale = torch.rsqrt(var + eps) * gamma; shift = beta - mean * scale
-        s = xi.new_zeros(xi.shape[0], xi.shape[1] // 2)
-        for a in range(0, src.numel(), chunk):
-            sl = slice(a, a + chunk)
-            f, c = (_edge_pre(xi, xj, eu, src, dst, inv, sl) * scale + shift).chunk(2, dim=-1)
-            s.index_add_(0, dst[sl], torch.sigmoid(f) * F.softplus(c))
+        s = _gated_sum(xi, xj, eu, src, dst, inv, scale, shift, chunk)
         ctx.save_for_backward(xi, xj, e, Wu, bu, gamma, beta, mean, var, src, dst, inv)
         ctx.batch_stats, ctx.chunk, ctx.eps = batch_stats, chunk, eps
         ctx.mark_non_differentiable(mean, var)
@@ -181,39 +232,24 @@ class _GatedEdgeSum(torch.autograd.Function):
             mean, var = _edge_stats(xi, xj, eu, src, dst, inv, chunk)
         invstd = torch.rsqrt(var + ctx.eps)
         scale = invstd * gamma; shift = beta - mean * scale
-        targets = [(xi, dst), (xj, src), (eu, inv)]                  # where each edge's pre-activation came from
-        A = [torch.zeros_like(t) for t, _ in targets]                 # Σ over a target's edges of ∂L/∂BN-output ...
-        B = [torch.zeros_like(t) for t, _ in targets] if bs else None # ... and of x̂ (batch statistics only)
-        sum_g = gs.new_zeros(gamma.shape); sum_gx = gs.new_zeros(gamma.shape)
-        for a in range(0, E, chunk):
-            sl = slice(a, a + chunk)
-            pre = _edge_pre(xi, xj, eu, src, dst, inv, sl)
-            f, c = (pre * scale + shift).chunk(2, dim=-1)
-            sf, gm = torch.sigmoid(f), gs.index_select(0, dst[sl])
-            g = torch.cat([gm * F.softplus(c) * sf * (1 - sf), gm * sf * torch.sigmoid(c)], dim=-1)
-            xhat = (pre - mean) * invstd
-            sum_g = sum_g + g.sum(0); sum_gx = sum_gx + (g * xhat).sum(0)
-            for k, (_, idx) in enumerate(targets):
-                ii = torch.arange(a, a + g.shape[0], device=g.device) if idx is None else idx[sl]
-                A[k].index_add_(0, ii, g)
-                if bs: B[k].index_add_(0, ii, xhat)
+        targets, A, B, sum_g, sum_gx = _grad_sums(gs, xi, xj, eu, src, dst, inv, gamma, mean, invstd, scale, shift, bs, chunk)
         del eu
-        inplace = not torch.is_grad_enabled()         # first-order backward: finish the accumulators in place
-        k, grads = gamma * invstd, []
-        for j, (t, idx) in enumerate(targets):
-            g = A[j]
-            if bs:                                     # BN backward: ∂L/∂x = γσ⁻¹ (g − mean(g) − x̂ mean(g x̂))
-                n = (torch.ones(E, dtype=t.dtype, device=t.device) if idx is None else _count(idx, t.shape[0], t)).unsqueeze(-1)
-                if inplace: g.addcmul_(n, (sum_g / E).unsqueeze(0), value=-1).addcmul_(B[j], (sum_gx / E).unsqueeze(0), value=-1)
-                else: g = g - n * (sum_g / E) - B[j] * (sum_gx / E)
-                B[j] = None
-            grads.append(g.mul_(k) if inplace else g * k)
-        gxi, gxj, geu = grads
+        gxi, gxj, geu = _bn_input_grads(targets, A, B, sum_g, sum_gx, gamma * invstd, E, bs)
         ge = geu @ Wu if ctx.needs_input_grad[2] else None
         gWu = geu.T @ e if ctx.needs_input_grad[3] else None
         gbu = geu.sum(0) if ctx.needs_input_grad[4] else None
         return gxi, gxj, ge, gWu, gbu, sum_gx, sum_g, None, None, None, None, None, None, None, None
 
+# %% ../../nbs/05_cgcnn.ipynb
+def _update_running_stats(bn:nn.BatchNorm1d, mean, var, E:int):
+    "What `nn.BatchNorm1d` does to its running statistics in a training step on `E` rows of batch `mean`, biased `var`."
+    with torch.no_grad():
+        bn.num_batches_tracked.add_(1)
+        mom = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum   # momentum None: cumulative average
+        bn.running_mean.mul_(1 - mom).add_(mean, alpha=mom)
+        bn.running_var.mul_(1 - mom).add_(var * (E / (E - 1)), alpha=mom)
+
+# %% ../../nbs/05_cgcnn.ipynb
 def gated_edge_sum(xi:torch.Tensor,       # [N, 2F] `W_i v_i` (centre-atom term)
                    xj:torch.Tensor,       # [N, 2F] `W_j v_j` (neighbour term)
                    edge_fea:torch.Tensor, # [U, E_f] edge features, per pair (with `inverse`) or per edge
@@ -233,10 +269,5 @@ def gated_edge_sum(xi:torch.Tensor,       # [N, 2F] `W_i v_i` (centre-atom term)
     bu = bu if bu is not None else xi.new_zeros(xi.shape[1])
     s, mean, var = _GatedEdgeSum.apply(xi, xj, edge_fea, Wu, bu, gamma, beta, bn.running_mean, bn.running_var, bn.eps,
                                        batch_stats, src, dst, inverse, chunk or EDGE_CHUNK)
-    if bn.training and bn.track_running_stats:                       # as nn.BatchNorm1d does
-        with torch.no_grad():
-            bn.num_batches_tracked.add_(1)
-            mom = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
-            bn.running_mean.mul_(1 - mom).add_(mean, alpha=mom)
-            bn.running_var.mul_(1 - mom).add_(var * (E / (E - 1)), alpha=mom)
+    if bn.training and bn.track_running_stats: _update_running_stats(bn, mean, var, E)   # as nn.BatchNorm1d does
     return s

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from torch_geometric.utils import scatter
+from fastcore.basics import patch
 
 from ..core import ConfigError, DataError
 from ..graphs import edge_vectors
@@ -31,6 +32,7 @@ class GaussianRBF(nn.Module):
         a = self.gamma * (r.unsqueeze(-1) - self.centers) ** 2
         return torch.exp(-a.clamp(max=50.0)).masked_fill(a > 50.0, 0.0)   # exact zeros, not subnormals (slow CPU matmuls)
 
+# %% ../../nbs/04_layers.ipynb
 class ExpNormalRBF(nn.Module):
     "PhysNet's `exp(-β_k (exp(-r) − μ_k)²)`, μ evenly spaced in [exp(−cutoff), 1], β = (2/K (1 − exp(−cutoff)))⁻²."
     def __init__(self, cutoff:float=10.0, num_rbf:int=64, trainable:bool=True):
@@ -43,11 +45,13 @@ class ExpNormalRBF(nn.Module):
         a = self.beta * (torch.exp(-r).unsqueeze(-1) - self.mu) ** 2
         return torch.exp(-a.clamp(max=50.0)).masked_fill(a > 50.0, 0.0)
 
+# %% ../../nbs/04_layers.ipynb
 class CosineCutoff(nn.Module):
     "`0.5 (cos(π r / r_c) + 1)` inside the cut-off, 0 outside."
     def __init__(self, cutoff:float): super().__init__(); self.cutoff = cutoff
     def forward(self, r): return 0.5 * (torch.cos(r * math.pi / self.cutoff) + 1.0) * (r < self.cutoff).to(r.dtype)
 
+# %% ../../nbs/04_layers.ipynb
 class PolynomialCutoff(nn.Module):
     "PhysNet's `1 − 6x⁵ + 15x⁴ − 10x³` with x = r / r_c, 0 outside (C² at the cut-off)."
     def __init__(self, cutoff:float): super().__init__(); self.cutoff = cutoff
@@ -84,6 +88,7 @@ class ShiftedSoftplus(nn.Module):
     def __init__(self): super().__init__(); self.shift = math.log(2.0)
     def forward(self, x): return F.softplus(x) - self.shift
 
+# %% ../../nbs/04_layers.ipynb
 def mlp(sizes:Sequence[int], act=ShiftedSoftplus, last_act:bool=False)->nn.Sequential:
     "Linear layers of `sizes` with `act` between them (and after the last if `last_act`)."
     layers = []
@@ -112,12 +117,14 @@ def check_readout(readout:str, allowed=READOUTS)->str:
     if readout not in allowed: raise ConfigError(f"unknown readout {readout!r}; valid: {', '.join(allowed)}")
     return readout
 
+# %% ../../nbs/04_layers.ipynb
 def graph_index(batch)->tuple[torch.Tensor, int]:
     "`(batch vector, number of graphs)` of a `Batch` or a single `Data`."
     b = getattr(batch, 'batch', None)
     if b is None: return torch.zeros(batch.num_nodes, dtype=torch.long, device=batch.pos.device), 1
     return b, int(batch.num_graphs)
 
+# %% ../../nbs/04_layers.ipynb
 def cell_volume(batch)->torch.Tensor:
     "Volume (Å³) of each graph's cell [G]; graphs must be periodic in all three directions."
     cell, pbc = getattr(batch, 'cell', None), getattr(batch, 'pbc', None)
@@ -125,16 +132,18 @@ def cell_volume(batch)->torch.Tensor:
     if cell is None or pbc is None or cell.shape[0] != G:
         raise DataError("readout 'volume' needs each graph's cell and pbc (graphs of molcryst.graphs.build_graph)", field='cell')
     flat = (~pbc.bool().all(-1)).nonzero().flatten()
-    if len(flat):
+    if len(flat):                   # name the first offending graph, so a mixed batch is easy to trace
         k = int(flat[0])
         raise DataError(f"readout 'volume' divides by the cell volume and needs structures periodic in all three directions; "
                         f"this one has pbc {pbc[k].tolist()} ({len(flat)} such graphs in the batch)", record=f'graph {k} of the batch', field='pbc')
     return torch.linalg.det(cell).abs()
 
+# %% ../../nbs/04_layers.ipynb
 def per_volume(batch)->torch.Tensor:
     "The 'volume' readout's weight of each graph [G]: `VOLUME_UNIT / V`."
     return VOLUME_UNIT / cell_volume(batch)
 
+# %% ../../nbs/04_layers.ipynb
 class Backbone(nn.Module):
     "Base of every molcryst model: `forward(batch) -> [G, out_dim]`, `embed(batch) -> (atom, graph) features`."
     readout: str = 'sum'
@@ -151,25 +160,40 @@ class Backbone(nn.Module):
             return scatter(h, b, dim=0, dim_size=G, reduce='sum') * per_volume(batch).to(h.dtype).unsqueeze(-1)
         return scatter(h, b, dim=0, dim_size=G, reduce='sum' if self.readout == 'sum' else 'mean')
 
-    def embed(self, batch):
-        "`(atom_features [N,F], graph_features [G,F])`."
-        h = self.atom_features(batch)
-        return h, self.pool(h, batch)
-
-    def input_modules(self)->list:
-        "Modules whose outputs are the per-atom input features, where explainers take gradients: `[self.embedding]` by default."
-        m = getattr(self, 'embedding', None)
-        return [m] if isinstance(m, nn.Module) else []
-
-    def last_atom_module(self)->nn.Module|None:
-        "The module whose output is the last-layer atom features, for a backbone whose `forward` is its own; None: `atom_features`."
-        return None
-
     def forward(self, batch):
         h = self.atom_features(batch)
         if self.readout == 'sum': return self.pool(self.head(h), batch)   # atom contributions, summed
         if self.readout == 'volume': return self.pool(self.head(h), batch) + self.volume_bias   # ... per cell volume
         return self.head(self.pool(h, batch))                             # pooled features → head
+
+# %% ../../nbs/04_layers.ipynb
+@patch
+def embed(self:Backbone, batch):
+    "`(atom_features [N,F], graph_features [G,F])`."
+    h = self.atom_features(batch)
+    return h, self.pool(h, batch)
+
+# %% ../../nbs/04_layers.ipynb
+@patch
+def input_modules(self:Backbone)->list:
+    "Modules whose outputs are the per-atom input features, where explainers take gradients: `[self.embedding]` by default."
+    m = getattr(self, 'embedding', None)
+    return [m] if isinstance(m, nn.Module) else []
+
+@patch
+def last_atom_module(self:Backbone)->nn.Module|None:
+    "The module whose output is the last-layer atom features, for a backbone whose `forward` is its own; None: `atom_features`."
+    return None
+
+# %% ../../nbs/04_layers.ipynb
+def _strain(batch, pos)->torch.Tensor:
+    "Deform `batch`'s positions (from `pos`) and cells by (1 + ε), ε symmetric, at ε = 0; returns the leaf ε [G,3,3]."
+    G = batch.cell.shape[0]
+    eps = torch.zeros(G, 3, 3, dtype=pos.dtype, device=pos.device, requires_grad=True)
+    F = torch.eye(3, dtype=pos.dtype, device=pos.device) + 0.5 * (eps + eps.transpose(1, 2))
+    b = batch.batch if getattr(batch, 'batch', None) is not None else torch.zeros(len(pos), dtype=torch.long, device=pos.device)
+    batch.pos, batch.cell = torch.einsum('ni,nij->nj', pos, F[b]), batch.cell @ F
+    return eps
 
 # %% ../../nbs/04_layers.ipynb
 def energy_forces(model:nn.Module,          # any backbone: `model(batch) -> [G, T]`
@@ -184,13 +208,8 @@ def energy_forces(model:nn.Module,          # any backbone: `model(batch) -> [G,
         if not pos.requires_grad: pos = pos.detach().requires_grad_(True)
         inputs = [pos]
         if stress:                                  # positions and cell deformed by (1 + ε), ε symmetric, at ε = 0
-            G = batch.cell.shape[0]
-            eps = torch.zeros(G, 3, 3, dtype=pos.dtype, device=pos.device, requires_grad=True)
-            F = torch.eye(3, dtype=pos.dtype, device=pos.device) + 0.5 * (eps + eps.transpose(1, 2))
-            b = batch.batch if getattr(batch, 'batch', None) is not None else torch.zeros(len(pos), dtype=torch.long, device=pos.device)
             cell0 = batch.cell
-            batch.pos, batch.cell = torch.einsum('ni,nij->nj', pos, F[b]), batch.cell @ F
-            inputs.append(eps)
+            inputs.append(_strain(batch, pos))
         else: batch.pos = pos
         out = model(batch)
         grads = torch.autograd.grad(out[:, index].sum(), inputs, create_graph=create_graph, allow_unused=True)
@@ -201,6 +220,7 @@ def energy_forces(model:nn.Module,          # any backbone: `model(batch) -> [G,
     batch.pos, batch.cell = pos.detach(), cell0          # the batch as it came (undeformed)
     return out, forces, s
 
+# %% ../../nbs/04_layers.ipynb
 class EnergyForces(nn.Module):
     "Energy [G] and forces [N,3] = −∂E/∂pos from any backbone (`energy_forces` as a module)."
     def __init__(self, model:nn.Module, index:int=0):
@@ -215,10 +235,11 @@ def random_rotation(seed:int=0, dtype=torch.float64)->torch.Tensor:
     "A random proper rotation matrix."
     g = torch.Generator().manual_seed(seed)
     q, r = torch.linalg.qr(torch.randn(3, 3, generator=g, dtype=dtype))
-    q = q * torch.sign(torch.diagonal(r))
-    if torch.det(q) < 0: q[:, 0] = -q[:, 0]
+    q = q * torch.sign(torch.diagonal(r))       # QR's signs are arbitrary: fix them, so q is uniform over O(3)
+    if torch.det(q) < 0: q[:, 0] = -q[:, 0]     # a reflection: flip one axis to make it proper
     return q
 
+# %% ../../nbs/04_layers.ipynb
 def transform_graph(g, rotation=None, translation=None, permutation=None):
     "A copy of graph `g` rotated (positions and cell), translated and with atoms permuted (edges relabelled)."
     g = g.clone()
@@ -232,6 +253,7 @@ def transform_graph(g, rotation=None, translation=None, permutation=None):
         if getattr(g, 'forces', None) is not None: g.forces = g.forces[permutation]
     return g
 
+# %% ../../nbs/04_layers.ipynb
 def fd_forces(energy_fn, g, eps:float=1e-5, atoms=None)->torch.Tensor:
     "Minus the central finite-difference gradient of `energy_fn(graph) -> [G]` w.r.t. positions (same graph), for `atoms` (default all; others stay 0)."
     out = torch.zeros_like(g.pos)

@@ -11,6 +11,7 @@ from torch import nn
 from torch_geometric.nn import NNConv
 from torch_geometric.nn.aggr import Set2Set
 from torch_geometric.utils import to_dense_batch
+from fastcore.basics import patch
 
 from ..core import MAX_Z
 from ..graphs import edge_vectors
@@ -46,31 +47,38 @@ class MPNN(Backbone):
         self.gru = nn.GRU(F, F)
         self.num_steps = num_steps
         if readout == 'set2set':
-            self.set2set = Set2Set(F, processing_steps=set2set_steps)
+            self.set2set = Set2Set(F, processing_steps=set2set_steps)   # its output is [G, 2F]: query ⊕ attended features
             self.head = nn.Sequential(nn.Linear(2 * F, F), nn.ReLU(), nn.Linear(F, out_dim))
         else: self.head = nn.Sequential(nn.Linear(F, F), nn.ReLU(), nn.Linear(F, out_dim))
 
-    def edge_features(self, batch):
-        _, dist = edge_vectors(batch)
-        return self.rbf(dist) * self.cut(dist).unsqueeze(-1)
+# %% ../../nbs/08_mpnn.ipynb
+@patch
+def edge_features(self:MPNN, batch):
+    _, dist = edge_vectors(batch)
+    return self.rbf(dist) * self.cut(dist).unsqueeze(-1)
 
-    def step(self, k:int, h, hidden, batch, e):
-        "One message-passing step: messages, GRU update (subclasses add to it)."
-        m = torch.relu(self.conv(h, batch.edge_index, e))
-        h, hidden = float32_call(self.gru, m.unsqueeze(0), hidden)   # recurrent: float32 under autocast
-        return h.squeeze(0), hidden
+# %% ../../nbs/08_mpnn.ipynb
+@patch
+def step(self:MPNN, k:int, h, hidden, batch, e):
+    "One message-passing step: messages, GRU update (subclasses add to it)."
+    m = torch.relu(self.conv(h, batch.edge_index, e))
+    h, hidden = float32_call(self.gru, m.unsqueeze(0), hidden)   # recurrent: float32 under autocast
+    return h.squeeze(0), hidden
 
-    def atom_features(self, batch):
-        e = self.edge_features(batch)
-        h = torch.relu(self.embedding(batch.z))
-        hidden = h.unsqueeze(0)
-        for k in range(self.num_steps): h, hidden = self.step(k, h, hidden, batch, e)
-        return h
+@patch
+def atom_features(self:MPNN, batch):
+    e = self.edge_features(batch)
+    h = torch.relu(self.embedding(batch.z))
+    hidden = h.unsqueeze(0)
+    for k in range(self.num_steps): h, hidden = self.step(k, h, hidden, batch, e)
+    return h
 
-    def pool(self, h, batch):
-        if self.readout != 'set2set': return super().pool(h, batch)
-        b, G = graph_index(batch)
-        return float32_call(self.set2set, h, b, dim_size=G)      # its LSTM: float32 under autocast (no bf16 oneDNN LSTM on AVX2)
+# %% ../../nbs/08_mpnn.ipynb
+@patch
+def pool(self:MPNN, h, batch):
+    if self.readout != 'set2set': return super(MPNN, self).pool(h, batch)     # Backbone's sum or mean
+    b, G = graph_index(batch)
+    return float32_call(self.set2set, h, b, dim_size=G)      # its LSTM: float32 under autocast (no bf16 oneDNN LSTM on AVX2)
 
 # %% ../../nbs/08_mpnn.ipynb
 class MPNNTransformer(MPNN):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch_geometric.utils import scatter
+from fastcore.basics import patch
 
 from ..core import MAX_Z
 from ..graphs import edge_vectors
@@ -23,6 +24,7 @@ class Residual(nn.Module):
         self.act = ShiftedSoftplus(); self.lin1, self.lin2 = nn.Linear(dim, dim), nn.Linear(dim, dim)
     def forward(self, x): return x + self.lin2(self.act(self.lin1(self.act(x))))
 
+# %% ../../nbs/07_physnet.ipynb
 class PhysNetModule(nn.Module):
     "Interaction block, atomic residual blocks and an output block."
     def __init__(self, dim:int, num_rbf:int, out_dim:int, n_int:int, n_atom:int, n_out:int):
@@ -38,15 +40,19 @@ class PhysNetModule(nn.Module):
         self.out = nn.Linear(dim, out_dim)
         nn.init.zeros_(self.out.weight); nn.init.zeros_(self.out.bias)   # as in PhysNet: outputs start at zero
 
-    def forward(self, x, edge_index, g):
-        src, dst = edge_index
-        xa = self.act(x)
-        v = self.act(self.lin_i(xa))
-        v = v + scatter(self.G(g) * self.act(self.lin_j(xa)).index_select(0, src), dst, dim=0, dim_size=x.shape[0], reduce='sum')
-        x = self.u * x + self.lin_v(self.act(self.res_int(v)))
-        x = self.res_atom(x)
-        return x, self.out(self.act(self.res_out(x)))
+# %% ../../nbs/07_physnet.ipynb
+@patch
+def forward(self:PhysNetModule, x, edge_index, g):
+    "`(x [N,F], out [N,out_dim])`: refined atom features and this module's atom outputs; `g` [E,K] the radial basis."
+    src, dst = edge_index
+    xa = self.act(x)
+    v = self.act(self.lin_i(xa))
+    v = v + scatter(self.G(g) * self.act(self.lin_j(xa)).index_select(0, src), dst, dim=0, dim_size=x.shape[0], reduce='sum')
+    x = self.u * x + self.lin_v(self.act(self.res_int(v)))
+    x = self.res_atom(x)
+    return x, self.out(self.act(self.res_out(x)))
 
+# %% ../../nbs/07_physnet.ipynb
 class PhysNet(Backbone):
     "PhysNet: modules with per-module outputs summed."
     def __init__(self,
@@ -70,26 +76,29 @@ class PhysNet(Backbone):
         if readout == 'mean':
             self.head = nn.Sequential(ShiftedSoftplus(), nn.Linear(hidden_channels, out_dim))
 
-    def _run(self, batch):
-        _, dist = edge_vectors(batch)
-        g = self.rbf(dist) * self.cut(dist).unsqueeze(-1)
-        x = self.embedding(batch.z)
-        total = 0
-        for blk in self.blocks:
-            x, o = blk(x, batch.edge_index, g)
-            total = total + o
-        return x, total
+# %% ../../nbs/07_physnet.ipynb
+@patch
+def _run(self:PhysNet, batch):
+    "`(last atom features [N,F], Σ over modules of the atom outputs [N,out_dim])`."
+    _, dist = edge_vectors(batch)
+    g = self.rbf(dist) * self.cut(dist).unsqueeze(-1)
+    x = self.embedding(batch.z)
+    total = 0
+    for blk in self.blocks:
+        x, o = blk(x, batch.edge_index, g)
+        total = total + o
+    return x, total
 
-    def atom_features(self, batch): return self._run(batch)[0]
+@patch
+def atom_features(self:PhysNet, batch): return self._run(batch)[0]
 
-    def forward(self, batch):
-        x, atom_out = self._run(batch)
-        if self.readout == 'sum': return self.pool(atom_out, batch)     # Σ_modules Σ_atoms
-        return self.head(self.pool(x, batch))
+@patch
+def forward(self:PhysNet, batch):
+    x, atom_out = self._run(batch)
+    if self.readout == 'sum': return self.pool(atom_out, batch)     # Σ_modules Σ_atoms
+    return self.head(self.pool(x, batch))
 
 # %% ../../nbs/07_physnet.ipynb
-from fastcore.basics import patch
-
 @patch
 def last_atom_module(self:PhysNet)->nn.Module:
     "The last module's atomic residual stack: its output is the last-layer atom features (`forward` is PhysNet's own)."

@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch_geometric.utils import scatter
+from fastcore.basics import patch
 
 from ..core import MAX_Z
 from ..graphs import edge_vectors
@@ -32,6 +33,7 @@ class CFConv(nn.Module):
         m = self.lin1(x).index_select(0, src) * W
         return self.lin2(scatter(m, dst, dim=0, dim_size=x.shape[0], reduce='sum'))
 
+# %% ../../nbs/06_schnet.ipynb
 class SchNet(Backbone):
     "SchNet: continuous-filter convolutions over the molcryst graph."
     def __init__(self,
@@ -54,12 +56,14 @@ class SchNet(Backbone):
         self.head = nn.Sequential(nn.Linear(hidden_channels, hidden_channels // 2), ShiftedSoftplus(),
                                   nn.Linear(hidden_channels // 2, out_dim))
 
-    def atom_features(self, batch):
-        _, dist = edge_vectors(batch)
-        first, inverse = symmetric_pairs(batch.edge_index, getattr(batch, 'edge_shift', None))
-        d = dist.index_select(0, first)                           # one length per pair
-        rbf, cut = self.rbf(d), self.convs[0].cut(d)
-        x = self.embedding(batch.z)
-        for conv, act in zip(self.convs, self.acts):
-            x = x + act(conv(x, batch.edge_index, rbf, cut, inverse))
-        return x
+# %% ../../nbs/06_schnet.ipynb
+@patch
+def atom_features(self:SchNet, batch):
+    _, dist = edge_vectors(batch)
+    first, inverse = symmetric_pairs(batch.edge_index, getattr(batch, 'edge_shift', None))
+    d = dist.index_select(0, first)                           # one length per pair
+    rbf, cut = self.rbf(d), self.convs[0].cut(d)              # every block has the same cut-off: compute it once
+    x = self.embedding(batch.z)
+    for conv, act in zip(self.convs, self.acts):
+        x = x + act(conv(x, batch.edge_index, rbf, cut, inverse))
+    return x

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import torch
 from torch import nn
+from fastcore.basics import patch
 
 from ..core import ConfigError
 from ..graphs import edge_vectors
@@ -30,6 +31,7 @@ def _no_subnormals(cls:type)->type:
         _NO_SUBNORMALS[cls] = globals()[name] = sub          # module-level, so whole pickled models load
     return _NO_SUBNORMALS[cls]
 
+# %% ../../nbs/09_torchmdnet.ipynb
 def __getattr__(name):     # unpickling in a fresh process: build the subclass on first access
     if name.endswith('NoSubnormals'):
         from torchmdnet.models import utils
@@ -51,6 +53,24 @@ class _GraphEdges(nn.Module):
         unit = vec / dist.clamp_min(1e-12).unsqueeze(-1)
         return ei, torch.cat([dist, dist.new_zeros(n)]), torch.cat([unit, vec.new_zeros(n, 3)])
 
+# %% ../../nbs/09_torchmdnet.ipynb
+def _create_model():
+    "torchmd-net's `create_model`, imported on first use (with Warp's banner silenced)."
+    try:
+        import warp; warp.config.log_level = max(warp.config.log_level, warp.LOG_WARNING)  # no banner at init
+    except ImportError: pass
+    try: from torchmdnet.models.model import create_model
+    except ImportError as e: raise ConfigError(f'TorchMDNet needs the torchmd-net package (pip install torchmd-net): {e}') from None
+    return create_model
+
+def _on_graph_edges(representation:nn.Module)->nn.Module:
+    "TorchMD-ET's `representation` made to read the molcryst graph's edges, its radial basis flushed of subnormals."
+    representation.distance = _GraphEdges()
+    rbf = representation.distance_expansion
+    rbf.__class__ = _no_subnormals(type(rbf))                      # exact zeros, not subnormals (slow CPU matmuls)
+    return representation
+
+# %% ../../nbs/09_torchmdnet.ipynb
 class TorchMDNet(Backbone):
     "TorchMD-NET's equivariant transformer (from `torchmd-net`), on the molcryst graph."
     def __init__(self,
@@ -71,11 +91,7 @@ class TorchMDNet(Backbone):
                  readout:str='sum',             # 'sum' (energies) or 'mean'
                 ):
         super().__init__()
-        try:
-            import warp; warp.config.log_level = max(warp.config.log_level, warp.LOG_WARNING)  # no banner at init
-        except ImportError: pass
-        try: from torchmdnet.models.model import create_model
-        except ImportError as e: raise ConfigError(f'TorchMDNet needs the torchmd-net package (pip install torchmd-net): {e}') from None
+        create_model = _create_model()
         self.readout = check_readout(readout)
         args = dict(model='equivariant-transformer', embedding_dimension=embedding_dimension, num_layers=num_layers,
                     num_rbf=num_rbf, rbf_type=rbf_type, trainable_rbf=trainable_rbf, activation=activation,
@@ -85,32 +101,32 @@ class TorchMDNet(Backbone):
                     prior_model=None, output_model='Scalar', reduce_op='sum', equivariance_invariance_group='O(3)')
         self.args = dict(args)
         nets = [create_model(dict(args)) for _ in range(out_dim)]
-        self.representation = nets[0].representation_model
-        self.representation.distance = _GraphEdges()
-        rbf = self.representation.distance_expansion
-        rbf.__class__ = _no_subnormals(type(rbf))                      # exact zeros, not subnormals (slow CPU matmuls)
+        self.representation = _on_graph_edges(nets[0].representation_model)
         self.outputs = nn.ModuleList([n.output_model for n in nets])   # one equivariant scalar head per output
         if readout == 'mean':
             self.head = nn.Sequential(nn.Linear(embedding_dimension, embedding_dimension), nn.SiLU(), nn.Linear(embedding_dimension, out_dim))
 
-    def _run(self, batch):
-        b, G = graph_index(batch)
-        self.representation.distance.graph = batch
-        try: x, v, z, pos, b = self.representation(batch.z, batch.pos, b)
-        finally: self.representation.distance.graph = None
-        return x, v, b
+# %% ../../nbs/09_torchmdnet.ipynb
+@patch
+def _run(self:TorchMDNet, batch):
+    "`(scalar features [N,F], vector features [N,3,F], batch vector)` of the representation, on `batch`'s edges."
+    b, G = graph_index(batch)
+    self.representation.distance.graph = batch
+    try: x, v, z, pos, b = self.representation(batch.z, batch.pos, b)
+    finally: self.representation.distance.graph = None     # hold no batch between calls
+    return x, v, b
 
-    def atom_features(self, batch): return self._run(batch)[0]
+@patch
+def atom_features(self:TorchMDNet, batch): return self._run(batch)[0]
 
-    def forward(self, batch):
-        x, v, b = self._run(batch)
-        if self.readout == 'mean': return self.head(self.pool(x, batch))
-        atom_out = torch.cat([o.pre_reduce(x, v, batch.z, batch.pos, b) for o in self.outputs], dim=-1)
-        return self.pool(atom_out, batch)
+@patch
+def forward(self:TorchMDNet, batch):
+    x, v, b = self._run(batch)
+    if self.readout == 'mean': return self.head(self.pool(x, batch))
+    atom_out = torch.cat([o.pre_reduce(x, v, batch.z, batch.pos, b) for o in self.outputs], dim=-1)
+    return self.pool(atom_out, batch)
 
 # %% ../../nbs/09_torchmdnet.ipynb
-from fastcore.basics import patch
-
 @patch
 def input_modules(self:TorchMDNet)->list:
     "Both atom embeddings: the representation's own and the one its neighbour embedding sums over neighbours (when it has one)."
