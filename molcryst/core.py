@@ -221,15 +221,17 @@ def check_resume(old:dict,                 # the settings the folder was started
                  keys:Iterable[str],       # those a resumed run must keep
                  source,                   # the file `old` was read from (named in the error)
                  folder_arg:str='run_dir', # the argument to change instead
+                 quote:bool=True,          # quote the setting's name (`different 'lr'`) or not (`different lr`)
                 )->None:
     "Refuse to resume with a different value of any of `keys`, naming the first one (and, for mappings, the entry) that changed."
     for k in keys:
         a, b = old.get(k), new.get(k)
         if a == b: continue
+        name = repr(k) if quote else k
         if isinstance(a, dict) and isinstance(b, dict):
             j = next(j for j in {**a, **b} if a.get(j) != b.get(j))
-            diff = f'{k!r} ({j}: {a.get(j)!r} → {b.get(j)!r})'
-        else: diff = f'{k!r} ({a!r} → {b!r})'
+            diff = f'{name} ({j}: {a.get(j)!r} → {b.get(j)!r})'
+        else: diff = f'{name} ({a!r} → {b!r})'
         raise ConfigError(f'{source}: cannot resume with a different {diff}; use another {folder_arg} or overwrite=True')
 
 # %% ../nbs/00_core.ipynb

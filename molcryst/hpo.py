@@ -120,16 +120,11 @@ def _base_config(config, s:SearchSettings, overrides:dict):
 _MARKS = ('results.csv', 'search.yaml')                               # a folder with either holds a search
 _LOG_FILES = ('results.csv', 'search.yaml', 'best_config.yaml', 'trials')
 
-def _check_resume(old:dict, record:dict, meta:Path)->None:
-    "`core.check_resume` on the settings a search keeps, worded as `tune` always has: `different method ('cbo' → 'random')`."
-    try: check_resume(old, record, _SETTINGS_FIXED, meta, 'log_dir')
-    except ConfigError as e: raise ConfigError(re.sub(r"different '(\w+)'", r'different \1', str(e), count=1)) from None
-
 def _resume_state(log_dir:Path, record:dict, resume:bool, overwrite:bool)->tuple[bool, int]:
     "Whether `log_dir` holds a search (refused unless `resume` or `overwrite`), and how many trials a resumed one finished."
     held = check_run_folder(log_dir, _MARKS, 'a search', resume, overwrite, clear=False)   # cleared later, on the search's rank
     results, meta = log_dir / 'results.csv', log_dir / 'search.yaml'
-    if resume and meta.exists(): _check_resume(read_yaml(meta), record, meta)
+    if resume and meta.exists(): check_resume(read_yaml(meta), record, _SETTINGS_FIXED, meta, 'log_dir', quote=False)   # `different method ('cbo' → 'random')`
     n_done = len(pd.read_csv(results)) if resume and results.exists() and results.stat().st_size > 0 else 0
     return held, n_done
 
