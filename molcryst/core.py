@@ -192,7 +192,7 @@ def read_yaml(path,                  # a YAML file
 
 # %% ../nbs/00_core.ipynb
 def check_run_folder(folder,                 # where the run writes
-                     files:Sequence[str],    # names (files or folders) that mark earlier work of this kind
+                     files:Sequence[str]=('',), # names in `folder` that mark earlier work; default: `folder` itself (a file, e.g. a trajectory)
                      what:str='a run',       # for the message: 'a run', 'a search', 'a trajectory'
                      resume:bool=False,      # continue the earlier work
                      overwrite:bool=False,   # clear `files` and start again (ignored with `resume`)

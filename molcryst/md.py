@@ -295,8 +295,7 @@ class StepObserver:
 def _start_state(atoms:Atoms, traj:Path|None, s:MDSettings, resume:bool, overwrite:bool)->tuple[int, bool, list]:
     "`(start step, resumed, log rows so far)`; `atoms` get the resumed frame's state, or fresh velocities."
     logp = traj.with_suffix('.csv') if traj is not None else None
-    # the trajectory file stands for the run folder of `check_run_folder`, so the message names it
-    held = traj is not None and check_run_folder(traj, [''], 'a trajectory', resume, overwrite, clear=False)
+    held = traj is not None and check_run_folder(traj, what='a trajectory', resume=resume, overwrite=overwrite, clear=False)   # the file itself marks the run
     start = _resume_state(atoms, traj, float(s.timestep_fs), s.thermostat) if held and resume else -1
     resumed = start >= 0
     if not resumed:                                               # a fresh start (also: resume=True with nothing to resume)
