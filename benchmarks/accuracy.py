@@ -5,7 +5,7 @@
     python benchmarks/accuracy.py --parts throughput
 
 Parts:
-  qm9         SchNet, PhysNet and MPNN-transformer on QM9 HOMO and ZPVE (110,000 training molecules), each with a
+  qm9         SchNet, PhysNet, MPNN and MPNN-transformer on QM9 HOMO and ZPVE (110,000 training molecules), each with a
               wall-clock budget (default 60 min); validation MAE at the marks (default 10/30/60 min) and test MAE
               of the best checkpoint. Validation runs after every epoch; --epoch-size makes epochs shorter than the
               training set (consecutive slices of a stream of shuffles) so that short budgets have a learning curve.
@@ -44,8 +44,24 @@ def qm9_runs(a):
                 row[f'val MAE @{m:g} min'] = round(float(done[f'val_mae_{target}'].min()), 4) if len(done) else None
             row['test MAE'] = round(run.metrics['test'][target]['mae'], 4)
             row['goal'] = GOALS[target]; row['met'] = '✅' if row['test MAE'] <= GOALS[target] else '❌'
+            row['epoch size'] = a.epoch_size or 110000
             rows.append(row); print(row, flush=True)
+            if a.save_reference: save_qm9(a, row, h, target)
     return rows
+
+def save_qm9(a, row, h, target):
+    "Add the row (and its learning curve) to benchmarks/reference/accuracy-qm9.json; other runs' rows are kept."
+    sys.path.insert(0, str(HERE))
+    import report
+    v = h.dropna(subset=[f'val_mae_{target}'])
+    curve = [[round(float(t) / 60, 2), round(float(m), 5)] for t, m in zip(v.elapsed_s, v[f'val_mae_{target}'])]
+    cols = ['backbone', 'target', 'epochs', 'epoch size', 'graphs_per_s'] + [c for c in row if c.startswith('val MAE @')] + ['test MAE', 'goal', 'met']
+    report.save('accuracy-qm9', [row], cols, command=' '.join(['python', *sys.argv]), key=('backbone', 'target'),
+                notes=['QM9, 110,000 training / 10,000 validation molecules, the rest for test; AdamW (lr '
+                       f'{a.lr:g}), plateau schedule, batch {a.batch_size}, a wall-clock budget of {a.minutes:g} min per model '
+                       'on one core (`OMP_NUM_THREADS=1 taskset -c N`); validation MAE (eV) at the marks, test MAE of the '
+                       'best checkpoint (eV). Learning curves (minutes, validation MAE) per run are in the file.'],
+                extra={'curves': {f'{row["backbone"]}/{target}': curve}})
 
 def mof_dir(a, readout:str)->Path: return RESULTS / f'coremof-vf-cgcnn-{readout}-b{a.mof_batch_size}'
 
@@ -130,7 +146,7 @@ def table(rows):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--parts', default='qm9,coremof,throughput')
-    p.add_argument('--backbones', default='schnet,physnet,mpnn_transformer')
+    p.add_argument('--backbones', default='schnet,physnet,mpnn,mpnn_transformer')
     p.add_argument('--targets', default='homo,zpve')
     p.add_argument('--minutes', type=float, default=60.0, help='budget per QM9 model')
     p.add_argument('--marks', default='10,30,60', help='minutes at which validation MAE is reported')
@@ -144,6 +160,7 @@ def main(argv=None):
     p.add_argument('--epochs', type=int, default=3, help='throughput: epochs per round (first is warm-up)')
     p.add_argument('--repeats', type=int, default=3)
     p.add_argument('--resume', action='store_true')
+    p.add_argument('--save-reference', action='store_true', help='qm9: add each finished run to benchmarks/reference/accuracy-qm9.json (committed)')
     a = p.parse_args(argv)
     import torch
     print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs')

@@ -87,8 +87,9 @@ def _loss_step(model, opt, b):
     return out.detach()
 
 # ----------------------------------------------------------------------------- part 1: every backbone on QM9
-def _train_child(name, root, n_qm9, epochs, batch_size):
-    "Fresh process: one backbone, warm-up epoch + `epochs` timed epochs on QM9; peak memory."
+def _train_child(name, root, n_qm9, epochs, batch_size, model_kwargs=None, profile_steps=0):
+    """Fresh process: one backbone, warm-up epoch + `epochs` timed epochs on QM9; peak memory; with `profile_steps`,
+    a profile of that many more steps (self CPU time per operator, and per part of the model where it names them)."""
     import numpy as np, torch
     from torch_geometric.data import Batch
     from torch_geometric.loader import DataLoader
@@ -98,7 +99,7 @@ def _train_child(name, root, n_qm9, epochs, batch_size):
     if name == 'torchmdnet': _quiet_import_torchmdnet()
     ds = QM9('homo', limit=n_qm9, cutoff=5.0, progress=False, root=root)
     torch.manual_seed(0)
-    model = get_model(name).train()
+    model = get_model(name, **(model_kwargs or {})).train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loader = DataLoader(ds, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(0))
     fixed = Batch.from_data_list([ds[int(i)] for i in np.random.default_rng(0).choice(len(ds), min(batch_size, len(ds)), replace=False)])
@@ -110,12 +111,53 @@ def _train_child(name, root, n_qm9, epochs, batch_size):
             t0 = time.perf_counter()
             for b in loader: _loss_step(model, opt, b)
             times.append(time.perf_counter() - t0)
+    prof = _profile_steps(model, opt, loader, profile_steps) if profile_steps else None
     cls, defaults = BACKBONES[name]
     import molcryst
     return dict(molcryst=molcryst.__file__, name=name, cls=cls.__name__, params=sum(p.numel() for p in model.parameters()),
                 cutoff=defaults.get('cutoff', defaults.get('radius')), n=len(ds), epoch_s=times[1:], warmup_s=times[0],
                 rss_delta_mib=mem.delta, rss_setup_mib=rss_setup, tensor_peak_mib=tpeak,
-                fixed_atoms=fixed.num_nodes, fixed_edges=fixed.edge_index.shape[1])
+                fixed_atoms=fixed.num_nodes, fixed_edges=fixed.edge_index.shape[1], model_kwargs=model_kwargs or {},
+                profile=prof, edge_impl=_auto_impl(model, fixed))
+
+def _auto_impl(model, batch):
+    "The edge-network form an MPNN uses on `batch` ('auto' resolved); None for other backbones."
+    if not hasattr(model, 'edge_impl'): return None
+    if model.edge_impl != 'auto': return model.edge_impl
+    from molcryst.models.mpnn import edge_blocks, edge_impl_for
+    return edge_impl_for(model.conv, batch.edge_index.shape[1], edge_blocks(model.conv, batch), model.num_steps)
+
+PARTS_OF = {'edge network (once per forward)': ('edge_messages',), 'message passing step': ('step',), 'readout': ('pool',)}
+
+def _profile_steps(model, opt, loader, n):
+    """Self CPU time per operator over `n` training steps, and the inclusive time of the forward's parts (the MPNN's
+    `edge_messages`, `step`, `pool`, wrapped in `record_function`), the backward pass and the optimiser."""
+    import itertools, torch
+    from torch.profiler import profile, record_function
+    cls = type(model)
+    wrapped = {}
+    for label, names in PARTS_OF.items():
+        for m in names:
+            f = getattr(cls, m, None)
+            if f is None: continue
+            def w(self, *args, _f=f, _l=label, **kw):
+                with record_function('## ' + _l): return _f(self, *args, **kw)
+            wrapped[m] = f; setattr(cls, m, w)
+    try:
+        batches = list(itertools.islice(iter(loader), n))
+        with profile() as prof:
+            for b in batches:
+                with record_function('## forward + loss'):
+                    opt.zero_grad(set_to_none=True); out = model(b); loss = (out[:, 0] - b.y[:, 0].to(out.dtype)).pow(2).mean()
+                with record_function('## backward'): loss.backward()
+                with record_function('## optimiser'): opt.step()
+    finally:
+        for m, f in wrapped.items(): setattr(cls, m, f)
+    ka = prof.key_averages()
+    parts = {e.key[3:]: e.cpu_time_total / n / 1e3 for e in ka if e.key.startswith('## ')}
+    ops = sorted(((e.key, e.self_cpu_time_total / n / 1e3, e.count // n) for e in ka if not e.key.startswith('## ')), key=lambda t: -t[1])
+    total = sum(t for _, t, _ in ops)
+    return dict(steps=n, ms_per_step=total, parts=parts, ops=[list(o) for o in ops[:12]])
 
 def bench_train(a, root, child_args):
     from molcryst.models import BACKBONES
@@ -148,6 +190,85 @@ def train_table(res, a, ds_info):
             f'`profile_memory=True`) on a fixed batch of {a.batch_size} molecules ({f["fixed_atoms"]} atoms, '
             f'{f["fixed_edges"]:,} edges; `default_rng(0)` choice), the first step of the process (Adam state included).\n\n'
             + '\n'.join(rows))
+
+# ----------------------------------------------------------------------------- part 5: MPNN edge network forms
+MPNN_IMPLS = ('reference', 'cached', 'dense')
+
+def bench_mpnn(a, root, child_args):
+    """Both MPNNs in each edge-network form, trained as in part 1, fresh processes interleaved round by round; then a
+    profile of the default form, and the forms compared in float64 on one batch."""
+    res = []
+    for r in range(a.mpnn_repeats):
+        for name in ('mpnn', 'mpnn_transformer'):
+            for impl in MPNN_IMPLS:
+                x = _child(['--_train-child', name, '--_root', str(root), '--n-qm9', str(a.n_qm9), '--epochs', str(a.epochs),
+                            '--batch-size', str(a.batch_size), '--_model-kwargs', json.dumps(dict(edge_impl=impl)), *child_args])
+                x['round'] = r; res.append(x)
+                print(f'  round {r + 1}: {name:<17s} {impl:<9s} {x["n"] / _med(x["epoch_s"]):7.1f} graphs/s, peak tensor '
+                      f'{x["tensor_peak_mib"]:.0f} MiB, peak RSS +{x["rss_delta_mib"]:.0f} MiB', flush=True)
+    profs = {}
+    for name in ('mpnn', 'mpnn_transformer'):
+        profs[name] = _child(['--_train-child', name, '--_root', str(root), '--n-qm9', str(a.n_qm9), '--epochs', '0',
+                              '--batch-size', str(a.batch_size), '--_profile-steps', str(a.profile_steps), *child_args])
+    return dict(runs=res, profiles=profs, float64=_mpnn_float64(root, a))
+
+def _mpnn_float64(root, a):
+    "Outputs and parameter gradients of one training step in float64 on a fixed batch: each form against the reference."
+    import numpy as np, torch
+    from torch_geometric.data import Batch
+    from molcryst.datasets import QM9
+    from molcryst.models import get_model
+    ds = QM9('homo', limit=a.n_qm9, cutoff=5.0, progress=False, root=root)
+    b = Batch.from_data_list([ds[int(i)] for i in np.random.default_rng(0).choice(len(ds), min(a.batch_size, len(ds)), replace=False)])
+    b.pos = b.pos.double()
+    out = {}
+    for name in ('mpnn', 'mpnn_transformer'):
+        ref = None
+        for impl in MPNN_IMPLS:
+            torch.manual_seed(0)
+            m = get_model(name, edge_impl=impl).double().train()
+            y = m(b); (y[:, 0] - b.y[:, 0].double()).pow(2).mean().backward()
+            g = torch.cat([p.grad.reshape(-1) for p in m.parameters() if p.grad is not None])
+            if ref is None: ref = (y.detach(), g); continue
+            rel = lambda u, v: float((u - v).abs().max() / v.abs().max())
+            out[f'{name}/{impl}'] = dict(outputs=rel(y.detach(), ref[0]), gradients=rel(g, ref[1]))
+    return out
+
+def mpnn_rows(r):
+    "Rows of the speed table: medians over rounds per model and form, with the speed-up over the reference form."
+    rows = []
+    for name in ('mpnn', 'mpnn_transformer'):
+        runs = {impl: [x for x in r['runs'] if x['name'] == name and x['model_kwargs'].get('edge_impl') == impl] for impl in MPNN_IMPLS}
+        rate = {impl: _med([x['n'] / _med(x['epoch_s']) for x in v]) for impl, v in runs.items()}
+        for impl, v in runs.items():
+            f64 = r['float64'].get(f'{name}/{impl}')
+            rows.append(dict(model=name, form=impl, graphs_per_s=round(rate[impl], 1), speedup=round(rate[impl] / rate['reference'], 2),
+                             per_round=[round(x['n'] / _med(x['epoch_s']), 1) for x in v],
+                             peak_tensor_mib=round(max(x['tensor_peak_mib'] for x in v)), peak_rss_mib=round(max(x['rss_delta_mib'] for x in v)),
+                             float64_rel_diff='—' if f64 is None else f'{f64["outputs"]:.0e} / {f64["gradients"]:.0e}'))
+    return rows
+
+def mpnn_table(r, a, ds_info):
+    rows = mpnn_rows(r)
+    lines = ['| model | edge network form | graphs/s (median of rounds) | per round | × reference | peak tensor MiB (1 step) | '
+             'peak RSS Δ MiB | float64 vs reference: outputs / gradients (max rel.) |', '|---|---|---|---|---|---|---|---|']
+    for x in rows:
+        lines.append(f'| `{x["model"]}` | `{x["form"]}` | {x["graphs_per_s"]} | {", ".join(map(str, x["per_round"]))} | '
+                     f'{x["speedup"]:.2f}× | {x["peak_tensor_mib"]} | {x["peak_rss_mib"]} | {x["float64_rel_diff"]} |')
+    prof = []
+    for name, p in r['profiles'].items():
+        pr = p['profile']
+        prof.append(f'\n`{name}` (edge_impl `{p["edge_impl"]}` chosen by `auto`), {pr["ms_per_step"]:.1f} ms of CPU per training step '
+                    f'over {pr["steps"]} steps; inclusive time per part: ' + ', '.join(f'{k} {v:.1f} ms' for k, v in pr['parts'].items()) + '\n')
+        prof += ['| operator (self CPU) | ms / step | calls / step |', '|---|---|---|']
+        prof += [f'| `{k}` | {t:.1f} | {c} |' for k, t, c in pr['ops'][:8]]
+    return (f'{ds_info}. `MPNN` and `MPNNTransformer` at their registry default size (64 features, a 128-wide edge network, '
+            f'3 steps, Set2Set), the same seed and so the same weights in every form, trained as in part 1 (batch {a.batch_size}, '
+            f'loader inside the timed epoch, Adam, MSE; one warm-up epoch, {a.epochs} timed); a fresh process per run, the forms '
+            f'interleaved in {a.mpnn_repeats} rounds. `reference` is PyG\'s `NNConv` in every step (the model as first written), '
+            '`cached` the edge network once per forward pass, `dense` the factorised form in size blocks (`nbs/08_mpnn.ipynb`); '
+            'the default `auto` takes `dense` on these batches. The float64 column is one training step on the fixed batch.\n\n'
+            + '\n'.join(lines) + '\n\nWhere the time goes in the default form:\n' + '\n'.join(prof)), rows
 
 # ----------------------------------------------------------------------------- part 2: SchNet vs PyG SchNet
 class BatchEdges:
@@ -553,7 +674,8 @@ def environment(molcryst_path):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--parts', default='1,2,3,4', help='which parts: 1 training table, 2 SchNet vs PyG, 3 TorchMD-NET, 4 CGCNN (default all)')
+    p.add_argument('--parts', default='1,2,3,4,5', help='which parts: 1 training table, 2 SchNet vs PyG, 3 TorchMD-NET, 4 CGCNN, '
+                   '5 MPNN edge-network forms (default all)')
     p.add_argument('--n-qm9', type=int, default=1000, help='QM9 molecules for parts 1 and 2 (default 1000)')
     p.add_argument('--epochs', type=int, default=2, help='timed epochs per backbone after one warm-up epoch (default 2)')
     p.add_argument('--batch-size', type=int, default=32)
@@ -567,16 +689,21 @@ def main(argv=None):
     p.add_argument('--full-repeats', type=int, default=1, help='processes for the uncapped list form (default 1; ~40 s/step)')
     p.add_argument('--full-steps', type=int, default=2, help='timed steps per uncapped process (default 2)')
     p.add_argument('--skip-full', action='store_true', help='leave out the uncapped CGCNN list form (the slowest, ~8 GiB)')
+    p.add_argument('--mpnn-repeats', type=int, default=2, help='interleaved rounds of the MPNN forms (part 5, default 2)')
+    p.add_argument('--profile-steps', type=int, default=8, help='training steps profiled per MPNN (part 5, default 8)')
+    p.add_argument('--save-reference', action='store_true', help='also write the tables of parts 1 and 5 to benchmarks/reference/ (committed results)')
     p.add_argument('--molcryst', type=Path, default=None, help='import molcryst from this folder (a patched copy) instead of this checkout')
     p.add_argument('--out', type=Path, default=RESULTS, help=f'markdown output (default {RESULTS.relative_to(HERE.parent)})')
     p.add_argument('--_train-child', dest='train_child', help=argparse.SUPPRESS)
     p.add_argument('--_cgcnn-child', dest='cgcnn_child', help=argparse.SUPPRESS)
     p.add_argument('--_root', dest='root', help=argparse.SUPPRESS)
+    p.add_argument('--_model-kwargs', dest='model_kwargs', type=json.loads, default=None, help=argparse.SUPPRESS)
+    p.add_argument('--_profile-steps', dest='child_profile', type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument('--_weights', dest='weights', help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     _setup_path(a.molcryst)
     child_args = ['--molcryst', str(a.molcryst)] if a.molcryst else []
-    if a.train_child: return print(json.dumps(_train_child(a.train_child, a.root, a.n_qm9, a.epochs, a.batch_size)))
+    if a.train_child: return print(json.dumps(_train_child(a.train_child, a.root, a.n_qm9, a.epochs, a.batch_size, a.model_kwargs, a.child_profile)))
     if a.cgcnn_child: return print(json.dumps(_cgcnn_child(a.cgcnn_child, a.weights, a)))
 
     parts = {int(x) for x in a.parts.split(',') if x.strip()}
@@ -586,7 +713,7 @@ def main(argv=None):
     root = Path(tempfile.mkdtemp(prefix='molcryst-models-bench-'))
     cpu = OtherCPU().__enter__()
     try:
-        if parts & {1, 2}:
+        if parts & {1, 2, 5}:
             from molcryst.datasets import QM9
             ds = QM9('homo', limit=a.n_qm9, cutoff=5.0, progress=False, root=root)   # built once; children hit the cache
             ds_info = (f'QM9 (`qm9pack`), the first {len(ds):,} molecules at 5 Å: {int(ds.num_atoms.sum()):,} atoms, '
@@ -611,6 +738,18 @@ def main(argv=None):
             res = bench_cgcnn(a, child_args)
             sections.append('## CGCNN list form vs padded form (CoRE MOF)\n\n' + cgcnn_table(res, a))
             print('\n' + sections[-1] + '\n', flush=True)
+        if 5 in parts:
+            print('Part 5: MPNN edge-network forms ...', flush=True)
+            r = bench_mpnn(a, root, child_args)
+            text, rows = mpnn_table(r, a, ds_info)
+            sections.append('## MPNN and MPNN-transformer: the edge network\'s forms (QM9)\n\n' + text)
+            print('\n' + sections[-1] + '\n', flush=True)
+            if a.save_reference:
+                import report
+                report.save('models-mpnn', rows, ['model', 'form', 'graphs_per_s', 'per_round', 'speedup', 'peak_tensor_mib',
+                                                  'peak_rss_mib', 'float64_rel_diff'],
+                            command=' '.join(['python', *sys.argv]), notes=[text.split('\n\n')[0]],
+                            extra=dict(profiles={k: v['profile'] | dict(edge_impl=v['edge_impl']) for k, v in r['profiles'].items()}))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     cpu.__exit__(None, None, None)

@@ -5,23 +5,26 @@
 # %% ../../nbs/08_mpnn.ipynb 3
 from __future__ import annotations
 import contextlib
+from typing import Callable, NamedTuple
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch import nn
 from torch_geometric.nn import NNConv
 from torch_geometric.nn.aggr import Set2Set
-from torch_geometric.utils import to_dense_batch
+from torch_geometric.utils import scatter, to_dense_batch
 from fastcore.basics import patch
 
-from ..core import MAX_Z
+from ..core import MAX_Z, ConfigError, unknown
 from ..graphs import edge_vectors
 from .layers import Backbone, CosineCutoff, GaussianRBF, check_readout, float32_call, graph_index
 
 # %% auto 0
-__all__ = ['READOUTS_MPNN', 'MPNN', 'MPNNTransformer']
+__all__ = ['READOUTS_MPNN', 'EDGE_IMPLS', 'BLOCK_COST', 'MPNN', 'edge_factors', 'Blocks', 'size_blocks', 'dense_edge_weights',
+           'cached_messages', 'dense_messages', 'edge_blocks', 'edge_impl_for', 'MPNNTransformer']
 
 # %% ../../nbs/08_mpnn.ipynb
 READOUTS_MPNN = ('set2set', 'sum', 'mean')
+EDGE_IMPLS = ('auto', 'dense', 'cached', 'reference')   # all exact: the same parameters, the same function
 
 class MPNN(Backbone):
     "Message passing neural network: edge network, GRU update, Set2Set readout."
@@ -36,6 +39,7 @@ class MPNN(Backbone):
                  readout:str='set2set',    # 'set2set' (the paper), 'sum' or 'mean'
                  aggr:str='add',           # message aggregation
                  max_z:int=MAX_Z,
+                 edge_impl:str='auto',     # how the edge network's messages are computed: one of `EDGE_IMPLS`
                 ):
         super().__init__()
         self.readout = check_readout(readout, READOUTS_MPNN)
@@ -46,6 +50,11 @@ class MPNN(Backbone):
         self.conv = NNConv(F, F, edge_net, aggr=aggr)
         self.gru = nn.GRU(F, F)
         self.num_steps = num_steps
+        if edge_impl not in EDGE_IMPLS: raise unknown('edge_impl', edge_impl, EDGE_IMPLS)
+        if edge_impl == 'dense' and aggr not in ('add', 'mean'):
+            raise ConfigError(f"edge_impl 'dense' needs aggr 'add' or 'mean' (a sum over the factorised edge network); "
+                              f"aggr {aggr!r} works with edge_impl 'cached' or 'reference'")
+        self.edge_impl = edge_impl
         if readout == 'set2set':
             self.set2set = Set2Set(F, processing_steps=set2set_steps)   # its output is [G, 2F]: query ⊕ attended features
             self.head = nn.Sequential(nn.Linear(2 * F, F), nn.ReLU(), nn.Linear(F, out_dim))
@@ -58,19 +67,149 @@ def edge_features(self:MPNN, batch):
     return self.rbf(dist) * self.cut(dist).unsqueeze(-1)
 
 # %% ../../nbs/08_mpnn.ipynb
+def edge_factors(conv:NNConv, e:torch.Tensor)->tuple[torch.Tensor, torch.Tensor]:
+    """The edge network split at its last, linear layer: `φ1` [E, K+1], the hidden activations with a constant 1 for
+    the bias, and `M` [F_in, (K+1)·F_out], so that `h_j·A(e) = Σ_k φ1_k(e)·(h_j M)_k` for every edge."""
+    *body, last = conv.nn
+    if not isinstance(last, nn.Linear): raise TypeError("edge_factors: the edge network must end in an nn.Linear")
+    phi = e
+    for layer in body: phi = layer(phi)
+    phi1 = torch.cat([phi, phi.new_ones(phi.shape[0], 1)], 1)
+    Fi, Fo, K = conv.in_channels, conv.out_channels, last.in_features
+    bias = last.bias if last.bias is not None else last.weight.new_zeros(Fi * Fo)
+    W = torch.cat([last.weight.view(Fi, Fo, K), bias.view(Fi, Fo, 1)], 2)    # A(e)[a, c] = Σ_k W[a, c, k]·φ1_k(e)
+    return phi1, W.transpose(1, 2).reshape(Fi, (K + 1) * Fo)
+
+# %% ../../nbs/08_mpnn.ipynb
+class Blocks(NamedTuple):
+    """Structures grouped by size into blocks, each padded to its largest. Block `b` is `G_b` structures of `n_b` rows,
+    and the blocks lie one after the other in one flat array of `Σ_b G_b·n_b` rows: atom `a` is row `rows[a]`."""
+    rows: torch.Tensor       # [N] the atom's row in the flat padded layout
+    pair_base: torch.Tensor  # [N] with `pair_base[i] + local[j]`: the place of the atom pair (i, j) in Φ's flat layout
+    local: torch.Tensor      # [N] the atom's place in its structure
+    shapes: list             # per block: (structures G_b, rows per structure n_b)
+
+def size_blocks(b:torch.Tensor,            # [N] batch vector, each structure's atoms contiguous (a PyG batch)
+                G:int,                     # structures
+                row_cost:float,            # cost of one padded atom row, relative to ...
+                pair_cost:float,           # ... one padded atom pair
+                block_cost:float=0.0,      # the fixed cost of one more block
+               )->Blocks:
+    """Group structures of similar size so that padding wastes little: the blocks of sorted sizes that minimise
+    `Σ_b G_b·(n_b·row_cost + n_b²·pair_cost) + B·block_cost` (n_b the block's largest structure), by dynamic programming
+    over the distinct sizes."""
+    counts = torch.bincount(b, minlength=G)
+    sizes = counts.tolist()
+    uniq = sorted({s for s in sizes if s > 0})
+    per = [sizes.count(s) for s in uniq]
+    best, cut = [0.0] + [float('inf')] * len(uniq), [0] * (len(uniq) + 1)
+    for c in range(1, len(uniq) + 1):          # best[c]: the sizes uniq[:c] in blocks; the last block is uniq[a:c]
+        n = uniq[c - 1]
+        for a in range(c):
+            cost = best[a] + sum(per[a:c]) * (n * row_cost + n * n * pair_cost) + block_cost
+            if cost < best[c]: best[c], cut[c] = cost, a
+    of_size, c, k = {}, len(uniq), 0
+    shapes = []
+    while c > 0:
+        a = cut[c]; shapes.append((sum(per[a:c]), uniq[c - 1]))
+        for s in uniq[a:c]: of_size[s] = k
+        c, k = a, k + 1
+    gblock = torch.tensor([of_size.get(s, 0) for s in sizes], dtype=torch.long, device=b.device)
+    gslot = torch.zeros(G, dtype=torch.long, device=b.device)
+    for k in range(len(shapes)):
+        g = (gblock == k).nonzero().squeeze(1); gslot[g] = torch.arange(g.numel(), device=b.device)
+    start = counts.cumsum(0) - counts
+    local = torch.arange(b.numel(), device=b.device) - start[b]
+    n = torch.tensor([s[1] for s in shapes], dtype=torch.long, device=b.device)
+    size = torch.tensor([G for G, _ in shapes], dtype=torch.long, device=b.device) * n
+    row0, pair0 = size.cumsum(0) - size, (size * n).cumsum(0) - size * n       # where each block starts
+    blk, slot = gblock[b], gslot[b]
+    rows = row0[blk] + slot * n[blk] + local
+    return Blocks(rows, pair0[blk] + (slot * n[blk] + local) * n[blk], local, shapes)
+
+def dense_edge_weights(edge_index:torch.Tensor, phi1:torch.Tensor, blocks:Blocks)->list[torch.Tensor]:
+    "Per block, `Φ` [G_b, n_b, n_b·(K+1)]: φ1 summed over the edges `i ← j` of each atom pair (periodic images add up)."
+    j, i = edge_index                      # NNConv's flow: from edge_index[0] to edge_index[1]
+    K1 = phi1.shape[1]
+    pairs = [G * n * n for G, n in blocks.shapes]
+    Phi = phi1.new_zeros(sum(pairs), K1).index_put((blocks.pair_base[i] + blocks.local[j],), phi1, accumulate=True)
+    return [p.view(G, n, n * K1) for p, (G, n) in zip(Phi.split(pairs), blocks.shapes)]
+
+# %% ../../nbs/08_mpnn.ipynb
+def _root(conv:NNConv, h, out):
+    "NNConv's root weight and bias, added to the aggregated messages."
+    if conv.root_weight: out = out + conv.lin(h)
+    return out if conv.bias is None else out + conv.bias
+
+def _aggr(conv:NNConv)->str:
+    return {'add': 'sum'}.get(conv.aggr, conv.aggr) if isinstance(conv.aggr, str) else None
+
+def cached_messages(conv:NNConv, edge_index, e)->Callable:
+    "`conv(h)` with `A(e)` [E, F_in, F_out] computed once and kept for every step."
+    A = conv.nn(e).view(-1, conv.in_channels, conv.out_channels)
+    j, i = edge_index
+    def f(h):
+        m = torch.bmm(h[j].unsqueeze(1), A).squeeze(1)
+        return _root(conv, h, scatter(m, i, 0, dim_size=h.shape[0], reduce=_aggr(conv)))
+    return f
+
+def dense_messages(conv:NNConv, edge_index, e, blocks:Blocks)->Callable:
+    "`conv(h)` in the factorised form: per step, `P = h M` on all padded rows at once, then one product with `Φ` per block."
+    phi1, M = edge_factors(conv, e)
+    Phis = dense_edge_weights(edge_index, phi1, blocks)
+    K1, Fo = phi1.shape[1], conv.out_channels
+    R = [G * n for G, n in blocks.shapes]
+    deg = None
+    if _aggr(conv) == 'mean': deg = torch.bincount(edge_index[1], minlength=blocks.rows.numel()).clamp(min=1).unsqueeze(1).to(phi1.dtype)
+    def f(h):
+        P = h.new_zeros(sum(R), h.shape[1]).index_put((blocks.rows,), h) @ M          # [Σ G_b·n_b, (K+1)·F_out]; padding: zero rows
+        out = torch.cat([torch.bmm(Phi, p.view(G, n * K1, Fo)).view(G * n, Fo)
+                         for Phi, p, (G, n) in zip(Phis, P.split(R), blocks.shapes)])[blocks.rows]
+        return _root(conv, h, out if deg is None else out / deg)
+    return f
+
+# %% ../../nbs/08_mpnn.ipynb
+BLOCK_COST = 3e7     # the cost of one more size block in 'dense', in multiply-adds (measured: its kernel launches and autograd nodes on a CPU)
+
+def edge_blocks(conv:NNConv, batch)->Blocks:
+    "The size blocks of `batch` for `conv`'s dense form: padded rows cost `F_in·(K+1)·F_out`, padded pairs `(K+1)·F_out`."
+    Fi, Fo, K1 = conv.in_channels, conv.out_channels, conv.nn[-1].in_features + 1
+    return size_blocks(*graph_index(batch), row_cost=Fi * K1 * Fo, pair_cost=K1 * Fo, block_cost=BLOCK_COST)
+
+def edge_impl_for(conv:NNConv, num_edges:int, blocks:Blocks, steps:int)->str:
+    "'dense' when it costs fewer multiply-adds than 'cached' and its blocks `Φ` are no larger than `A(e)`; else 'cached'."
+    if _aggr(conv) not in ('sum', 'mean'): return 'cached'
+    Fi, Fo, K1 = conv.in_channels, conv.out_channels, conv.nn[-1].in_features + 1
+    dense = steps * sum(G * n * K1 * Fo * (Fi + n) + BLOCK_COST for G, n in blocks.shapes)
+    cached = num_edges * (K1 - 1) * Fi * Fo + steps * num_edges * Fi * Fo
+    return 'dense' if dense <= cached and sum(G * n * n * K1 for G, n in blocks.shapes) <= num_edges * Fi * Fo else 'cached'
+
+# %% ../../nbs/08_mpnn.ipynb
 @patch
-def step(self:MPNN, k:int, h, hidden, batch, e):
+def edge_messages(self:MPNN, batch)->Callable:
+    "`conv(h)`, equal to `self.conv(h, batch.edge_index, e)` (PyG's NNConv), in the form `edge_impl` chooses."
+    e = self.edge_features(batch)
+    if self.edge_impl == 'reference': return lambda h: self.conv(h, batch.edge_index, e)
+    impl, blocks = self.edge_impl, None
+    if impl != 'cached' and _aggr(self.conv) in ('sum', 'mean'): blocks = edge_blocks(self.conv, batch)
+    if impl == 'auto': impl = 'cached' if blocks is None else edge_impl_for(self.conv, batch.edge_index.shape[1], blocks, self.num_steps)
+    if impl == 'dense': return dense_messages(self.conv, batch.edge_index, e, blocks)
+    return cached_messages(self.conv, batch.edge_index, e)
+
+# %% ../../nbs/08_mpnn.ipynb
+@patch
+def step(self:MPNN, k:int, h, hidden, batch, conv:Callable):
     "One message-passing step: messages, GRU update (subclasses add to it)."
-    m = torch.relu(self.conv(h, batch.edge_index, e))
+    m = torch.relu(conv(h))                                       # the edge network's messages, root weight and bias
     h, hidden = float32_call(self.gru, m.unsqueeze(0), hidden)   # recurrent: float32 under autocast
     return h.squeeze(0), hidden
 
 @patch
 def atom_features(self:MPNN, batch):
-    e = self.edge_features(batch)
+    conv = self.edge_messages(batch)                              # built once per forward pass
     h = torch.relu(self.embedding(batch.z))
     hidden = h.unsqueeze(0)
-    for k in range(self.num_steps): h, hidden = self.step(k, h, hidden, batch, e)
+    for k in range(self.num_steps): h, hidden = self.step(k, h, hidden, batch, conv)
     return h
 
 # %% ../../nbs/08_mpnn.ipynb
@@ -93,8 +232,8 @@ class MPNNTransformer(MPNN):
         self.ff = nn.ModuleList([nn.Sequential(nn.Linear(F, ff_mult * F), nn.ReLU(), nn.Linear(ff_mult * F, F))
                                  for _ in range(self.num_steps)])
 
-    def step(self, k, h, hidden, batch, e):
-        h, hidden = super().step(k, h, hidden, batch, e)
+    def step(self, k, h, hidden, batch, conv):
+        h, hidden = super().step(k, h, hidden, batch, conv)
         b, G = graph_index(batch)
         dense, mask = to_dense_batch(self.norm1[k](h), b, batch_size=G)       # [G, Nmax, F], padding masked
         # forces need the gradient of this gradient: only the math kernel of scaled-dot-product attention has it

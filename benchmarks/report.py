@@ -1,0 +1,112 @@
+"""Committed benchmark results: small JSON files in benchmarks/reference/, and the README tables rendered from them.
+
+A benchmark run with `--save-reference` writes `benchmarks/reference/<name>.json`: the rows of its table, the columns
+to show, the command that produced it, the commit, the machine (CPU model, cores, threads), the date and notes.
+`benchmarks/README.md` shows each file between the markers
+
+    <!-- result:<name> -->
+    ... (generated) ...
+    <!-- /result:<name> -->
+
+and `python benchmarks/report.py` rewrites every such block from its file (`--check` only says whether a block is
+stale; the test suite runs it). Numbers in the README therefore always come from a committed file, never by hand.
+"""
+from __future__ import annotations
+import argparse, json, os, platform, re, subprocess, sys, time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REFERENCE = HERE / 'reference'
+README = HERE / 'README.md'
+BLOCK = re.compile(r'(<!-- result:(?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!-- /result:(?P=name) -->)', re.S)
+
+def machine()->dict:
+    "CPU model, cores, torch threads and versions of the machine this process runs on."
+    cpu = platform.processor() or platform.machine()
+    try: cpu = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
+    except (OSError, StopIteration): pass
+    flags = ''
+    try: flags = next(l for l in open('/proc/cpuinfo') if l.startswith('flags'))
+    except (OSError, StopIteration): pass
+    isa = 'AVX-512' if 'avx512f' in flags else 'AVX2' if 'avx2' in flags else 'other'
+    info = dict(cpu=cpu, isa=isa, cores=os.cpu_count(), python=platform.python_version())
+    try:
+        import torch
+        info.update(torch=torch.__version__, threads=torch.get_num_threads())
+    except ImportError: pass
+    info['OMP_NUM_THREADS'] = os.environ.get('OMP_NUM_THREADS', 'unset')
+    try: info['affinity'] = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError): pass
+    return info
+
+def commit()->str:
+    git = lambda *a: subprocess.run(['git', '-C', str(HERE.parent), *a], capture_output=True, text=True).stdout.strip()
+    try: rev = git('rev-parse', '--short', 'HEAD')
+    except OSError: return '?'
+    return rev + (' + uncommitted changes in molcryst/' if git('status', '--porcelain', 'molcryst') else '')
+
+def save(name:str, rows:list[dict], columns:list[str], command:str, notes:list[str]=(), extra:dict|None=None,
+         key:tuple[str, ...]|None=None)->Path:
+    """Write `reference/<name>.json`. With `key`, rows already in the file whose key differs from every new row's are
+    kept (runs of one table made by separate processes, e.g. one per core, add up); the write is atomic."""
+    import fcntl
+    REFERENCE.mkdir(exist_ok=True)
+    path = REFERENCE / f'{name}.json'
+    with open(REFERENCE / f'.{name}.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        old = json.loads(path.read_text()) if key and path.exists() else None
+        if old:
+            new_keys = {tuple(r[k] for k in key) for r in rows}
+            rows = [r for r in old['rows'] if tuple(r.get(k) for k in key) not in new_keys] + list(rows)
+            merged = dict(old.get('extra', {}))
+            for k, v in (extra or {}).items():      # one level deep: per-run entries of a mapping add up too
+                merged[k] = {**merged[k], **v} if isinstance(v, dict) and isinstance(merged.get(k), dict) else v
+            extra = merged
+        data = dict(name=name, date=time.strftime('%Y-%m-%d %H:%M'), commit=commit(), machine=machine(), command=command,
+                    columns=list(columns), rows=rows, notes=list(notes), extra=extra or {})
+        tmp = path.with_suffix('.json.tmp')
+        tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + '\n')
+        os.replace(tmp, path)
+    return path
+
+def _cell(v)->str:
+    if v is None: return '–'
+    if isinstance(v, float): return f'{v:g}'
+    if isinstance(v, list): return ', '.join(_cell(x) for x in v)
+    return str(v)
+
+def render(name:str)->str:
+    "The README block of one result file: a line on where it comes from, the table, the notes."
+    d = json.loads((REFERENCE / f'{name}.json').read_text())
+    m = d['machine']
+    head = (f'*From [`reference/{name}.json`](reference/{name}.json), written {d["date"]} at commit `{d["commit"]}` on '
+            f'{m["cpu"]} ({m.get("isa", "?")}, {m["cores"]} cores, torch {m.get("torch", "?")} with {m.get("threads", "?")} '
+            f'threads) by `{d["command"]}`.*')
+    cols = d['columns']
+    lines = [head, '', '| ' + ' | '.join(c.replace('_', ' ') for c in cols) + ' |', '|' + '---|' * len(cols)]
+    lines += ['| ' + ' | '.join(_cell(r.get(c)) for c in cols) + ' |' for r in d['rows']]
+    for n in d.get('notes', []): lines += ['', n]
+    return '\n'.join(lines) + '\n'
+
+def update(readme:Path=README, check:bool=False)->list[str]:
+    "Rewrite (or with `check`, compare) every result block of `readme`; the names of the blocks that were stale."
+    text = readme.read_text()
+    stale = []
+    def sub(mt):
+        body = render(mt['name'])
+        if body != mt['body']: stale.append(mt['name'])
+        return mt.group(1) + body + mt.group(4)
+    new = BLOCK.sub(sub, text)
+    if not check and new != text: readme.write_text(new)
+    return stale
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--check', action='store_true', help='only report stale blocks (exit status 1 if any)')
+    a = p.parse_args(argv)
+    stale = update(check=a.check)
+    print(('stale: ' if a.check else 'rewrote: ') + (', '.join(stale) or 'nothing'))
+    if a.check and stale: sys.exit(1)
+
+if __name__ == '__main__':
+    main()
