@@ -69,7 +69,7 @@ def edge_features(self:MPNN, batch):
 # %% ../../nbs/08_mpnn.ipynb
 def edge_factors(conv:NNConv, e:torch.Tensor)->tuple[torch.Tensor, torch.Tensor]:
     """The edge network split at its last, linear layer: `φ1` [E, K+1], the hidden activations with a constant 1 for
-    the bias, and `M` [F_in, (K+1)·F_out], so that `h_j·A(e) = Σ_k φ1_k(e)·(h_j M)_k` for every edge."""
+    the bias, and `M` [(K+1)·F_out, F_in] (a linear layer's weight), so that `h_j·A(e) = Σ_k φ1_k(e)·(M h_j)_k`."""
     *body, last = conv.nn
     if not isinstance(last, nn.Linear): raise TypeError("edge_factors: the edge network must end in an nn.Linear")
     phi = e
@@ -78,7 +78,7 @@ def edge_factors(conv:NNConv, e:torch.Tensor)->tuple[torch.Tensor, torch.Tensor]
     Fi, Fo, K = conv.in_channels, conv.out_channels, last.in_features
     bias = last.bias if last.bias is not None else last.weight.new_zeros(Fi * Fo)
     W = torch.cat([last.weight.view(Fi, Fo, K), bias.view(Fi, Fo, 1)], 2)    # A(e)[a, c] = Σ_k W[a, c, k]·φ1_k(e)
-    return phi1, W.transpose(1, 2).reshape(Fi, (K + 1) * Fo)
+    return phi1, W.permute(2, 1, 0).reshape((K + 1) * Fo, Fi)     # rows (k, c): F.linear's layout, the faster one here
 
 # %% ../../nbs/08_mpnn.ipynb
 class Blocks(NamedTuple):
@@ -154,7 +154,7 @@ def cached_messages(conv:NNConv, edge_index, e)->Callable:
     return f
 
 def dense_messages(conv:NNConv, edge_index, e, blocks:Blocks)->Callable:
-    "`conv(h)` in the factorised form: per step, `P = h M` on all padded rows at once, then one product with `Φ` per block."
+    "`conv(h)` in the factorised form: per block and step, `P = M h` on its padded rows, then one product with `Φ`."
     phi1, M = edge_factors(conv, e)
     Phis = dense_edge_weights(edge_index, phi1, blocks)
     K1, Fo = phi1.shape[1], conv.out_channels
@@ -162,9 +162,9 @@ def dense_messages(conv:NNConv, edge_index, e, blocks:Blocks)->Callable:
     deg = None
     if _aggr(conv) == 'mean': deg = torch.bincount(edge_index[1], minlength=blocks.rows.numel()).clamp(min=1).unsqueeze(1).to(phi1.dtype)
     def f(h):
-        P = h.new_zeros(sum(R), h.shape[1]).index_put((blocks.rows,), h) @ M          # [Σ G_b·n_b, (K+1)·F_out]; padding: zero rows
-        out = torch.cat([torch.bmm(Phi, p.view(G, n * K1, Fo)).view(G * n, Fo)
-                         for Phi, p, (G, n) in zip(Phis, P.split(R), blocks.shapes)])[blocks.rows]
+        hp = h.new_zeros(sum(R), h.shape[1]).index_put((blocks.rows,), h)               # [Σ G_b·n_b, F_in]; padding: zero rows
+        out = torch.cat([torch.bmm(Phi, nn.functional.linear(x, M).view(G, n * K1, Fo)).view(G * n, Fo)
+                         for Phi, x, (G, n) in zip(Phis, hp.split(R), blocks.shapes)])[blocks.rows]
         return _root(conv, h, out if deg is None else out / deg)
     return f
 
