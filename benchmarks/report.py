@@ -100,10 +100,34 @@ def update(readme:Path=README, check:bool=False)->list[str]:
     if not check and new != text: readme.write_text(new)
     return stale
 
+def plot_curves(name:str='accuracy-qm9', out:Path|None=None)->Path:
+    "The learning curves kept in a result file (`extra.curves`: run -> [[minutes, validation MAE], ...]), one panel per target."
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    d = json.loads((REFERENCE / f'{name}.json').read_text())
+    curves = d['extra']['curves']
+    targets = sorted({k.split('/')[1] for k in curves})
+    fig, axes = plt.subplots(1, len(targets), figsize=(4.2 * len(targets), 3.2), squeeze=False)
+    for ax, t in zip(axes[0], targets):
+        for run, c in sorted(curves.items()):
+            if run.split('/')[1] != t or not c: continue
+            ax.plot(*zip(*c), marker='.', label=run.split('/')[0])
+        goal = next((r['goal'] for r in d['rows'] if r['target'] == t and r.get('goal')), None)
+        if goal: ax.axhline(goal, color='k', ls=':', lw=1, label=f'paper MPNN-T ({goal:g} eV)')
+        ax.set(xlabel='minutes (one core)', ylabel=f'validation MAE {t} (eV)', yscale='log', title=f'QM9 {t}')
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    out = out or REFERENCE / f'{name}-curves.png'
+    fig.savefig(out, dpi=90); plt.close(fig)
+    return out
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--check', action='store_true', help='only report stale blocks (exit status 1 if any)')
+    p.add_argument('--curves', action='store_true', help='also draw reference/accuracy-qm9-curves.png from its learning curves')
     a = p.parse_args(argv)
+    if a.curves and not a.check: print(f'wrote {plot_curves()}')
     stale = update(check=a.check)
     print(('stale: ' if a.check else 'rewrote: ') + (', '.join(stale) or 'nothing'))
     if a.check and stale: sys.exit(1)

@@ -114,7 +114,7 @@ def size_blocks(b:torch.Tensor,            # [N] batch vector, each structure's 
         a = cut[c]; shapes.append((sum(per[a:c]), uniq[c - 1]))
         for s in uniq[a:c]: of_size[s] = k
         c, k = a, k + 1
-    gblock = torch.tensor([of_size.get(s, 0) for s in sizes], dtype=torch.long, device=b.device)
+    gblock = torch.tensor([of_size.get(s, -1) for s in sizes], dtype=torch.long, device=b.device)
     gslot = torch.zeros(G, dtype=torch.long, device=b.device)
     for k in range(len(shapes)):
         g = (gblock == k).nonzero().squeeze(1); gslot[g] = torch.arange(g.numel(), device=b.device)
@@ -198,18 +198,17 @@ def edge_messages(self:MPNN, batch)->Callable:
 
 # %% ../../nbs/08_mpnn.ipynb
 @patch
-def step(self:MPNN, k:int, h, hidden, batch, conv:Callable):
-    "One message-passing step: messages, GRU update (subclasses add to it)."
-    m = torch.relu(conv(h))                                       # the edge network's messages, root weight and bias
-    h, hidden = float32_call(self.gru, m.unsqueeze(0), hidden)   # recurrent: float32 under autocast
-    return h.squeeze(0), hidden
+def step(self:MPNN, k:int, h, batch, conv:Callable):
+    "One message-passing step: messages, then one GRU time step (subclasses add to it)."
+    m = torch.relu(conv(h))                       # the edge network's messages, root weight and bias
+    g = self.gru                                  # input: the message; hidden state: the atom features
+    return float32_call(torch.gru_cell, m, h, g.weight_ih_l0, g.weight_hh_l0, g.bias_ih_l0, g.bias_hh_l0)   # float32 under autocast
 
 @patch
 def atom_features(self:MPNN, batch):
-    conv = self.edge_messages(batch)                              # built once per forward pass
+    conv = self.edge_messages(batch)              # built once per forward pass
     h = torch.relu(self.embedding(batch.z))
-    hidden = h.unsqueeze(0)
-    for k in range(self.num_steps): h, hidden = self.step(k, h, hidden, batch, conv)
+    for k in range(self.num_steps): h = self.step(k, h, batch, conv)
     return h
 
 # %% ../../nbs/08_mpnn.ipynb
@@ -232,8 +231,8 @@ class MPNNTransformer(MPNN):
         self.ff = nn.ModuleList([nn.Sequential(nn.Linear(F, ff_mult * F), nn.ReLU(), nn.Linear(ff_mult * F, F))
                                  for _ in range(self.num_steps)])
 
-    def step(self, k, h, hidden, batch, conv):
-        h, hidden = super().step(k, h, hidden, batch, conv)
+    def step(self, k, h, batch, conv):
+        h = super().step(k, h, batch, conv)
         b, G = graph_index(batch)
         dense, mask = to_dense_batch(self.norm1[k](h), b, batch_size=G)       # [G, Nmax, F], padding masked
         # forces need the gradient of this gradient: only the math kernel of scaled-dot-product attention has it
@@ -241,5 +240,4 @@ class MPNNTransformer(MPNN):
         with sdpa_kernel(SDPBackend.MATH) if batch.pos.requires_grad and torch.is_grad_enabled() else contextlib.nullcontext():
             a, _ = self.attn[k](dense, dense, dense, key_padding_mask=~mask, need_weights=False)
         h = h + a[mask]
-        h = h + self.ff[k](self.norm2[k](h))
-        return h, h.unsqueeze(0)
+        return h + self.ff[k](self.norm2[k](h))
