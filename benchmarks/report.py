@@ -18,6 +18,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REFERENCE = HERE / 'reference'
 README = HERE / 'README.md'
+PAPER_QM9 = {'homo': {'MPNN': 0.15, 'MPNN-transformer': 0.09}, 'zpve': {'MPNN': 0.03, 'MPNN-transformer': 0.01}}   # eV, Park et al. 2023, Figure 2
 BLOCK = re.compile(r'(<!-- result:(?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!-- /result:(?P=name) -->)', re.S)
 
 def machine()->dict:
@@ -104,7 +105,7 @@ def plot_curves(name:str='accuracy-qm9', out:Path|None=None)->Path:
     "The learning curves kept in a result file (`extra.curves`: run -> [[minutes, validation MAE], ...]), one panel per target."
     import matplotlib
     matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt, matplotlib.ticker
     d = json.loads((REFERENCE / f'{name}.json').read_text())
     curves = d['extra']['curves']
     targets = sorted({k.split('/')[1] for k in curves})
@@ -113,9 +114,11 @@ def plot_curves(name:str='accuracy-qm9', out:Path|None=None)->Path:
         for run, c in sorted(curves.items()):
             if run.split('/')[1] != t or not c: continue
             ax.plot(*zip(*c), marker='.', label=run.split('/')[0])
-        goal = next((r['goal'] for r in d['rows'] if r['target'] == t and r.get('goal')), None)
-        if goal: ax.axhline(goal, color='k', ls=':', lw=1, label=f'paper MPNN-T ({goal:g} eV)')
+        for (label, v), ls in zip(PAPER_QM9.get(t, {}).items(), (':', '--')):
+            ax.axhline(v, color='k', ls=ls, lw=1, label=f'paper, {label} ({v:g} eV)')
         ax.set(xlabel='minutes (one core)', ylabel=f'validation MAE {t} (eV)', yscale='log', title=f'QM9 {t}')
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter('%.2f'))
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter('%.2f'))
         ax.legend(fontsize=8)
     fig.tight_layout()
     out = out or REFERENCE / f'{name}-curves.png'
