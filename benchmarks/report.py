@@ -70,6 +70,20 @@ def save(name:str, rows:list[dict], columns:list[str], command:str, notes:list[s
         os.replace(tmp, path)
     return path
 
+LABELS = {'graphs_per_s': 'graphs/s', 'speedup': '× reference', 'peak_tensor_mib': 'peak tensor MiB (1 step)',
+          'peak_rss_mib': 'peak RSS Δ MiB', 'float64_rel_diff': 'float64 vs reference: outputs / gradients (max rel.)',
+          'per_round': 'per round', 'form': 'edge network form'}
+
+def _profiles(profiles:dict)->list[str]:
+    "Where the time of a training step goes: the parts of the model, and the operators with the most self CPU time."
+    out = []
+    for name, p in profiles.items():
+        out += ['', f'Profile of `{name}` (form `{p.get("edge_impl")}`), {p["steps"]} training steps, {p["ms_per_step"]:.0f} ms of '
+                'self CPU time per step. Inclusive time per part: ' + ', '.join(f'{k} {v:.1f} ms' for k, v in p['parts'].items()) + '.', '',
+                '| operator | self CPU ms / step | calls / step |', '|---|---|---|']
+        out += [f'| `{k}` | {t:.1f} | {c} |' for k, t, c in p['ops'][:8]]
+    return out
+
 def _cell(v)->str:
     if v is None: return '–'
     if isinstance(v, float): return f'{v:g}'
@@ -84,9 +98,10 @@ def render(name:str)->str:
             f'{m["cpu"]} ({m.get("isa", "?")}, {m["cores"]} cores, torch {m.get("torch", "?")} with {m.get("threads", "?")} '
             f'threads) by `{d["command"]}`.*')
     cols = d['columns']
-    lines = [head, '', '| ' + ' | '.join(c.replace('_', ' ') for c in cols) + ' |', '|' + '---|' * len(cols)]
+    lines = [head, '', '| ' + ' | '.join(LABELS.get(c, c.replace('_', ' ')) for c in cols) + ' |', '|' + '---|' * len(cols)]
     lines += ['| ' + ' | '.join(_cell(r.get(c)) for c in cols) + ' |' for r in d['rows']]
     for n in d.get('notes', []): lines += ['', n]
+    if d.get('extra', {}).get('profiles'): lines += _profiles(d['extra']['profiles'])
     return '\n'.join(lines) + '\n'
 
 def update(readme:Path=README, check:bool=False)->list[str]:

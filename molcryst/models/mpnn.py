@@ -233,11 +233,23 @@ class MPNNTransformer(MPNN):
 
     def step(self, k, h, batch, conv):
         h = super().step(k, h, batch, conv)
-        b, G = graph_index(batch)
-        dense, mask = to_dense_batch(self.norm1[k](h), b, batch_size=G)       # [G, Nmax, F], padding masked
-        # forces need the gradient of this gradient: only the math kernel of scaled-dot-product attention has it
-        # (the CPU flash kernel and CUDA's fused ones raise "derivative ... not implemented")
-        with sdpa_kernel(SDPBackend.MATH) if batch.pos.requires_grad and torch.is_grad_enabled() else contextlib.nullcontext():
-            a, _ = self.attn[k](dense, dense, dense, key_padding_mask=~mask, need_weights=False)
-        h = h + a[mask]
+        h = h + self.attend(k, self.norm1[k](h), batch)
         return h + self.ff[k](self.norm2[k](h))
+
+# %% ../../nbs/08_mpnn.ipynb
+@patch
+def attend(self:MPNNTransformer, k:int, x, batch):
+    "Step `k`'s multi-head self-attention among the atoms of each structure: `self.attn[k]`'s function on `x` [N, F]."
+    mha, (b, G) = self.attn[k], graph_index(batch)
+    N, F, H = x.shape[0], x.shape[1], mha.num_heads
+    counts = torch.bincount(b, minlength=G)
+    local, n = torch.arange(N, device=x.device) - (counts.cumsum(0) - counts)[b], int(counts.max())
+    qkv = nn.functional.linear(x, mha.in_proj_weight, mha.in_proj_bias)                        # [N, 3F]
+    qkv = qkv.new_zeros(G, n, 3 * F).index_put((b, local), qkv).view(G, n, 3, H, F // H).permute(2, 0, 3, 1, 4)
+    keep = torch.zeros(G, n, dtype=torch.bool, device=x.device).index_put((b, local), torch.ones_like(b, dtype=torch.bool))
+    # forces need the gradient of this gradient: only the math kernel of scaled-dot-product attention has it
+    # (the CPU flash kernel and CUDA's fused ones raise "derivative ... not implemented")
+    with sdpa_kernel(SDPBackend.MATH) if batch.pos.requires_grad and torch.is_grad_enabled() else contextlib.nullcontext():
+        a = nn.functional.scaled_dot_product_attention(*qkv, attn_mask=keep[:, None, None, :],
+                                                       dropout_p=mha.dropout if self.training else 0.0)   # [G, H, n, F/H]
+    return nn.functional.linear(a.transpose(1, 2).reshape(G, n, F)[b, local], mha.out_proj.weight, mha.out_proj.bias)
