@@ -89,17 +89,8 @@ class Blocks(NamedTuple):
     local: torch.Tensor      # [N] the atom's place in its structure
     shapes: list             # per block: (structures G_b, rows per structure n_b)
 
-def size_blocks(b:torch.Tensor,            # [N] batch vector, each structure's atoms contiguous (a PyG batch)
-                G:int,                     # structures
-                row_cost:float,            # cost of one padded atom row, relative to ...
-                pair_cost:float,           # ... one padded atom pair
-                block_cost:float=0.0,      # the fixed cost of one more block
-               )->Blocks:
-    """Group structures of similar size so that padding wastes little: the blocks of sorted sizes that minimise
-    `Σ_b G_b·(n_b·row_cost + n_b²·pair_cost) + B·block_cost` (n_b the block's largest structure), by dynamic programming
-    over the distinct sizes."""
-    counts = torch.bincount(b, minlength=G)
-    sizes = counts.tolist()
+def _size_groups(sizes:list[int], row_cost:float, pair_cost:float, block_cost:float)->tuple[dict, list]:
+    "Dynamic programming over the distinct sizes: `{size: block}` and the blocks' `(structures, largest)`."
     uniq = sorted({s for s in sizes if s > 0})
     per = [sizes.count(s) for s in uniq]
     best, cut = [0.0] + [float('inf')] * len(uniq), [0] * (len(uniq) + 1)
@@ -108,25 +99,36 @@ def size_blocks(b:torch.Tensor,            # [N] batch vector, each structure's 
         for a in range(c):
             cost = best[a] + sum(per[a:c]) * (n * row_cost + n * n * pair_cost) + block_cost
             if cost < best[c]: best[c], cut[c] = cost, a
-    of_size, c, k = {}, len(uniq), 0
-    shapes = []
+    of_size, shapes, c = {}, [], len(uniq)
     while c > 0:
-        a = cut[c]; shapes.append((sum(per[a:c]), uniq[c - 1]))
-        for s in uniq[a:c]: of_size[s] = k
-        c, k = a, k + 1
-    gblock = torch.tensor([of_size.get(s, -1) for s in sizes], dtype=torch.long, device=b.device)
+        a = cut[c]
+        for s in uniq[a:c]: of_size[s] = len(shapes)
+        shapes.append((sum(per[a:c]), uniq[c - 1])); c = a
+    return of_size, shapes
+
+def size_blocks(b:torch.Tensor,            # [N] batch vector, each structure's atoms contiguous (a PyG batch)
+                G:int,                     # structures
+                row_cost:float,            # cost of one padded atom row, relative to ...
+                pair_cost:float,           # ... one padded atom pair
+                block_cost:float=0.0,      # the fixed cost of one more block
+               )->Blocks:
+    """Group structures of similar size so that padding wastes little: the blocks of sorted sizes that minimise
+    `Σ_b G_b·(n_b·row_cost + n_b²·pair_cost) + B·block_cost` (n_b the block's largest structure)."""
+    counts = torch.bincount(b, minlength=G)
+    sizes = counts.tolist()
+    of_size, shapes = _size_groups(sizes, row_cost, pair_cost, block_cost)
+    gblock = torch.tensor([of_size.get(s, -1) for s in sizes], dtype=torch.long, device=b.device)   # -1: no atoms
     gslot = torch.zeros(G, dtype=torch.long, device=b.device)
     for k in range(len(shapes)):
         g = (gblock == k).nonzero().squeeze(1); gslot[g] = torch.arange(g.numel(), device=b.device)
-    start = counts.cumsum(0) - counts
-    local = torch.arange(b.numel(), device=b.device) - start[b]
+    local = torch.arange(b.numel(), device=b.device) - (counts.cumsum(0) - counts)[b]
     n = torch.tensor([s[1] for s in shapes], dtype=torch.long, device=b.device)
-    size = torch.tensor([G for G, _ in shapes], dtype=torch.long, device=b.device) * n
+    size = torch.tensor([g for g, _ in shapes], dtype=torch.long, device=b.device) * n
     row0, pair0 = size.cumsum(0) - size, (size * n).cumsum(0) - size * n       # where each block starts
     blk, slot = gblock[b], gslot[b]
-    rows = row0[blk] + slot * n[blk] + local
-    return Blocks(rows, pair0[blk] + (slot * n[blk] + local) * n[blk], local, shapes)
+    return Blocks(row0[blk] + slot * n[blk] + local, pair0[blk] + (slot * n[blk] + local) * n[blk], local, shapes)
 
+# %% ../../nbs/08_mpnn.ipynb
 def dense_edge_weights(edge_index:torch.Tensor, phi1:torch.Tensor, blocks:Blocks)->list[torch.Tensor]:
     "Per block, `Φ` [G_b, n_b, n_b·(K+1)]: φ1 summed over the edges `i ← j` of each atom pair (periodic images add up)."
     j, i = edge_index                      # NNConv's flow: from edge_index[0] to edge_index[1]
