@@ -68,6 +68,10 @@ class OtherCPU:
 
 def _med(xs): return statistics.median(xs) if xs else float('nan')
 
+def _rel(u, v)->float:
+    "max |u − v| / max |v| (arrays or tensors)."
+    return float(abs(u - v).max() / abs(v).max())
+
 def _child(args:list[str], env=None)->dict:
     "Run this script with `args` in a fresh interpreter; its last stdout line is a JSON result."
     import molcryst
@@ -230,8 +234,7 @@ def _mpnn_float64(root, a):
             y = m(b); (y[:, 0] - b.y[:, 0].double()).pow(2).mean().backward()
             g = torch.cat([p.grad.reshape(-1) for p in m.parameters() if p.grad is not None])
             if ref is None: ref = (y.detach(), g); continue
-            rel = lambda u, v: float((u - v).abs().max() / v.abs().max())
-            out[f'{name}/{impl}'] = dict(outputs=rel(y.detach(), ref[0]), gradients=rel(g, ref[1]))
+            out[f'{name}/{impl}'] = dict(outputs=_rel(y.detach(), ref[0]), gradients=_rel(g, ref[1]))
     return out
 
 def mpnn_rows(r):
@@ -601,7 +604,7 @@ def cgcnn_table(res, a):
     na = first[L]['natoms']
     o = {f: np.array(x['out']) for f, x in first.items()}
     g = {f: x['grad'] for f, x in first.items()}
-    rel = lambda u, v: float(np.abs(u - v).max() / np.abs(v).max())
+    rel = _rel
     def verdict(f):
         ok_m, ok_t = rss[f] <= GOAL_CG_MEM * rss[D], med_t[f] <= GOAL_CG_TIME * med_t[D]
         return (f'- {CG_FORMS[f][3]} / padded: memory (peak RSS Δ) **{rss[f] / rss[D]:.2f}** (goal ≤ {GOAL_CG_MEM:.2f}) '

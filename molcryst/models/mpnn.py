@@ -173,15 +173,19 @@ def dense_messages(conv:NNConv, edge_index, e, blocks:Blocks)->Callable:
 # %% ../../nbs/08_mpnn.ipynb
 BLOCK_COST = 3e7     # the cost of one more size block in 'dense', in multiply-adds (measured: its kernel launches and autograd nodes on a CPU)
 
+def _dims(conv:NNConv)->tuple[int, int, int]:
+    "`(F_in, F_out, K+1)` of an edge-network convolution: its features, and its edge network's hidden size plus the bias."
+    return conv.in_channels, conv.out_channels, conv.nn[-1].in_features + 1
+
 def edge_blocks(conv:NNConv, batch)->Blocks:
     "The size blocks of `batch` for `conv`'s dense form: padded rows cost `F_in·(K+1)·F_out`, padded pairs `(K+1)·F_out`."
-    Fi, Fo, K1 = conv.in_channels, conv.out_channels, conv.nn[-1].in_features + 1
+    Fi, Fo, K1 = _dims(conv)
     return size_blocks(*graph_index(batch), row_cost=Fi * K1 * Fo, pair_cost=K1 * Fo, block_cost=BLOCK_COST)
 
 def edge_impl_for(conv:NNConv, num_edges:int, blocks:Blocks, steps:int)->str:
     "'dense' when it costs fewer multiply-adds than 'cached' and its blocks `Φ` are no larger than `A(e)`; else 'cached'."
     if _aggr(conv) not in ('sum', 'mean'): return 'cached'
-    Fi, Fo, K1 = conv.in_channels, conv.out_channels, conv.nn[-1].in_features + 1
+    Fi, Fo, K1 = _dims(conv)
     dense = steps * sum(G * n * K1 * Fo * (Fi + n) + BLOCK_COST for G, n in blocks.shapes)
     cached = num_edges * (K1 - 1) * Fi * Fo + steps * num_edges * Fi * Fo
     return 'dense' if dense <= cached and sum(G * n * n * K1 for G, n in blocks.shapes) <= num_edges * Fi * Fo else 'cached'
