@@ -72,7 +72,8 @@ def save(name:str, rows:list[dict], columns:list[str], command:str, notes:list[s
 
 LABELS = {'graphs_per_s': 'graphs/s', 'speedup': '× reference', 'peak_tensor_mib': 'peak tensor MiB (1 step)',
           'peak_rss_mib': 'peak RSS Δ MiB', 'float64_rel_diff': 'float64 vs reference: outputs / gradients (max rel.)',
-          'per_round': 'per round', 'form': 'edge network form'}
+          'per_round': 'per round', 'form': 'edge network form', 'steps_s': 'steps/s (wall)', 'ratio': '× torchmd-net',
+          'cpu_steps_s': 'steps per CPU s', 'cpu_ratio': '× torchmd-net (CPU)', 'flush': 'flush subnormals'}
 
 def _profiles(profiles:dict)->list[str]:
     "Where the time of a training step goes: the parts of the model, and the operators with the most self CPU time."
@@ -132,8 +133,8 @@ def plot_curves(name:str='accuracy-qm9', out:Path|None=None)->Path:
         for (label, v), ls in zip(PAPER_QM9.get(t, {}).items(), (':', '--')):
             ax.axhline(v, color='k', ls=ls, lw=1, label=f'paper, {label} ({v:g} eV)')
         ax.set(xlabel='minutes (one core)', ylabel=f'validation MAE {t} (eV)', yscale='log', title=f'QM9 {t}')
-        ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter('%.2f'))
-        ax.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter('%.2f'))
+        fmt = matplotlib.ticker.FuncFormatter(lambda v, _: f'{v:.3g}')     # 0.005 and 0.15 alike, on a log axis
+        ax.yaxis.set_major_formatter(fmt); ax.yaxis.set_minor_formatter(fmt)
         ax.legend(fontsize=8)
     fig.tight_layout()
     out = out or REFERENCE / f'{name}-curves.png'
