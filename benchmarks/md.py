@@ -1,42 +1,39 @@
-"""MD benchmark: steps per second on ethanol with `molcryst.md.MolcrystCalculator` against torchmd-net's own ASE
-calculator (`torchmdnet.calculators.TMDNETCalculator`) for the same model, and the projected wall time of 10 ps of
-NVE at 0.1 fs.
+"""MD benchmark: steps per second on ethanol with `molcryst.md.MolcrystCalculator` (its tensor and graph engines)
+against torchmd-net's own ASE calculator (`torchmdnet.calculators.TMDNETCalculator`) for the same model; batched
+replicas (`molcryst.replicas.run_replicas`) against one trajectory; the projected wall time of 10 ps of NVE at 0.1 fs;
+NVE energy drift per ps of each engine; and how far one energy+forces call is from the machine's matmul throughput.
 
-    .venv/bin/python benchmarks/md.py                       # about 3 minutes on 2 idle cores
-    .venv/bin/python benchmarks/md.py --threads 1           # on a busy machine (two threads that wait for each other
-                                                            # on oversubscribed cores are ~20x slower)
-    .venv/bin/python benchmarks/md.py --steps 100 --repeats 1   # quick
+    .venv/bin/python benchmarks/md.py                          # about 6 minutes on 2 idle cores
+    .venv/bin/python benchmarks/md.py --save-reference         # and write benchmarks/reference/md.json (README table)
+    .venv/bin/python benchmarks/md.py --steps 100 --repeats 1 --drift-steps 200 --threads 1   # quick
 
 The model is the shipped `et-ethanol-xtb` (TorchMD-NET equivariant transformer, 64 features, 4 layers); torchmd-net
-loads the very same weights from a checkpoint written by `molcryst.md.to_torchmdnet_checkpoint`, and the two
-calculators are checked to give the same energy and forces before anything is timed. Each timing is ASE's
-`VelocityVerlet` for `--steps` steps from the same start (QM9's ethanol, 300 K velocities) after a short warm-up.
-`MolcrystCalculator` runs with its defaults (a 1 Å Verlet skin) and without the skin. The calculators take turns
-within each repeat and the median over repeats is reported, so a change in machine load hits all alike. Two process-wide settings change the speed of both calculators and are measured, not assumed:
-torch's thread count, and flushing subnormal floats to zero (`torch.set_flush_denormal`, which `MolcrystCalculator`
-turns on by default and torchmd-net does not).
+loads the very same weights from a checkpoint written by `molcryst.md.to_torchmdnet_checkpoint`, and every calculator
+is checked against the graph engine (energies and forces to 1e-5 relative) before anything is timed. Each timing is
+ASE's `VelocityVerlet` for `--steps` steps from the same start (QM9's ethanol, 300 K velocities) after a warm-up.
+The calculators take turns within each repeat and the median over `--repeats` is reported, so a change in machine
+load hits all alike. Two process-wide settings change the speed of every calculator and are measured, not assumed:
+torch's thread count, and flushing subnormal floats (`torch.set_flush_denormal`; `MolcrystCalculator` turns it on
+during its calls by default, torchmd-net does not).
 
-Wall time is what a user waits; on a machine shared with other jobs it mostly measures the load, so the CPU time
-of this process is reported too (with one thread it is what an otherwise idle core would take). The projection
-runs the whole `molcryst.md.run_md` pipeline (trajectory frame every 10 steps, log every 100,
-blow-up checks every step) with the best-configured `MolcrystCalculator` and scales to 100,000 steps.
+Replicas: `run_replicas` with `--replicas` (8) ethanol replicas (different seeds), NVE at 0.1 fs, no trajectory on
+disk, aggregate steps/s (replicas × steps / wall time) against `run_md` of one trajectory with the same calculator,
+alternating. The pipeline projection runs `run_md` (frame every 10 steps, log every 100, blow-up checks every step).
 
-Goals: MolcrystCalculator ≥ 1.0× torchmd-net's steps/s (same threads, same flush setting); 10 ps at 0.1 fs in
-< 25 min on 2 cores. Not a test: nothing here asserts. Results are printed and written to benchmarks/results/md.md.
+Goals (issue 18): tensor engine ≥ 3× torchmd-net's steps/s at every thread and flush setting; 10 ps of ethanol at
+0.1 fs in ≤ 10 min; 8 replicas ≥ 4× one trajectory's steps/s; drift no worse than the graph engine's. Not a test:
+nothing here asserts. Results are printed and written to benchmarks/results/md.md.
 """
 from __future__ import annotations
-import argparse, contextlib, io, os, platform, statistics, sys, tempfile, time, warnings
+import argparse, contextlib, io, os, statistics, sys, tempfile, time, warnings
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parent)); sys.path.insert(0, str(HERE))
 RESULTS = HERE / 'results' / 'md.md'
-GOAL_RATIO, GOAL_MINUTES = 1.0, 25.0
-
-
-def _load_avg()->float:
-    try: return os.getloadavg()[0]
-    except OSError: return float('nan')
+GOAL_RATIO, GOAL_MINUTES, GOAL_REPLICAS = 3.0, 10.0, 4.0
+TMD, GRAPH, TENSOR, COMPILED = ('torchmd-net TMDNETCalculator', 'MolcrystCalculator, graph engine', 'MolcrystCalculator, tensor engine',
+                                 'MolcrystCalculator, compiled engine')
 
 
 def steps_per_second(atoms, calc, steps:int, warmup:int=10)->tuple[float, float]:
@@ -51,20 +48,57 @@ def steps_per_second(atoms, calc, steps:int, warmup:int=10)->tuple[float, float]
     return steps / (time.perf_counter() - t), steps / (time.process_time() - c)
 
 
+def call_flops(calc, atoms)->float:
+    "Floating-point operations of one energy+forces call of the model (torch's FLOP counter: matrix products)."
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+    a = atoms.copy(); a.calc = calc
+    with FlopCounterMode(display=False) as fc: calc.calculate(a, ['energy', 'forces'])
+    return float(fc.get_total_flops())
+
+
+def matmul_gflops(threads:int, n:int=512, reps:int=20)->float:
+    "Measured float32 GEMM throughput of this machine at `threads` threads (n×n×n, best of `reps`)."
+    import torch
+    torch.set_num_threads(threads)
+    x, y = torch.randn(n, n), torch.randn(n, n)
+    best = float('inf')
+    for _ in range(reps):
+        t = time.perf_counter(); x @ y; best = min(best, time.perf_counter() - t)
+    return 2 * n ** 3 / best / 1e9
+
+
+def profile_call(calc, atoms, calls:int=50)->list:
+    "`(self CPU µs per call, [(operator, self CPU µs per call, calls per call)])` of a calculator's energy+forces call, top 10."
+    from torch.profiler import profile
+    a = atoms.copy(); a.calc = calc
+    for _ in range(5): calc.calculate(a, ['energy', 'forces'])
+    with profile() as prof:
+        for _ in range(calls): calc.calculate(a, ['energy', 'forces'])
+    ev = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
+    total = sum(e.self_cpu_time_total for e in ev) / calls
+    return total, [(e.key, e.self_cpu_time_total / calls, e.count // calls) for e in ev[:10]]
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--steps', type=int, default=300, help='timed steps per measurement (default 300)')
     p.add_argument('--repeats', type=int, default=3, help='repeats; the median is reported (default 3)')
     p.add_argument('--threads', default='1,2', help='torch thread counts to measure (default 1,2)')
+    p.add_argument('--replicas', type=int, default=8, help='replicas in the batched run (default 8)')
     p.add_argument('--pipeline-steps', type=int, default=1000, help='steps of the run_md projection run (default 1000)')
+    p.add_argument('--drift-steps', type=int, default=5000, help='NVE steps at 0.1 fs for the drift of each engine (default 5000 = 0.5 ps)')
     p.add_argument('--out', default=str(RESULTS))
+    p.add_argument('--save-reference', action='store_true', help='write benchmarks/reference/md.json (the README table)')
     a = p.parse_args(argv)
     warnings.filterwarnings('ignore')
     import numpy as np, torch
     with contextlib.redirect_stdout(io.StringIO()):
         from torchmdnet.calculators import TMDNETCalculator
-    from molcryst.md import MolcrystCalculator, molecule_atoms, run_md, to_torchmdnet_checkpoint, _thermalize
+    from molcryst.md import MolcrystCalculator, molecule_atoms, run_md, to_torchmdnet_checkpoint, _thermalize, energy_drift
+    from molcryst.replicas import run_replicas
     from molcryst.pretrained import load
+    import report
 
     model = load('et-ethanol-xtb')
     atoms = molecule_atoms('ethanol')
@@ -73,79 +107,118 @@ def main(argv=None):
     tmp = Path(tempfile.mkdtemp())
     ck = to_torchmdnet_checkpoint(model, tmp / 'et-ethanol-xtb.tmd.ckpt')
     with contextlib.redirect_stdout(io.StringIO()): tmd = TMDNETCalculator(str(ck))
-    calcs = {'torchmd-net TMDNETCalculator': tmd,
-             'MolcrystCalculator': MolcrystCalculator(model),                 # its defaults: 1 Å Verlet skin
-             'MolcrystCalculator, no skin': MolcrystCalculator(model, skin=0)}
+    calcs = {TMD: tmd, GRAPH: MolcrystCalculator(model, engine='graph'), TENSOR: MolcrystCalculator(model, engine='tensor'),
+             COMPILED: MolcrystCalculator(model, engine='compiled')}
+    t = time.perf_counter(); x = atoms.copy(); x.calc = calcs[COMPILED]; x.get_forces(); compile_s = time.perf_counter() - t
+    if calcs[COMPILED].engine != 'compiled': print('the compiled engine fell back to the tensor engine (see the warning above)', flush=True)
     torch.set_flush_denormal(False)                               # measured both ways below
 
     # the same model: energies and forces agree before anything is timed
-    ref = atoms.copy(); ref.calc = calcs['MolcrystCalculator']
-    e0, f0 = ref.get_potential_energy(), ref.get_forces()
-    other = atoms.copy(); other.calc = tmd
-    de, df = abs(other.get_potential_energy() - e0), np.abs(other.get_forces() - f0).max()
-    lines = [f'# MD benchmark ({time.strftime("%Y-%m-%d %H:%M")}, {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__})', '',
-             f'Ethanol (9 atoms), et-ethanol-xtb; same model in both calculators: |ΔE| = {de:.1e} eV, max |ΔF| = {df:.1e} eV/Å.',
+    def ef(c):
+        x = atoms.copy(); x.calc = c
+        return x.get_potential_energy(), x.get_forces()
+    e0, f0 = ef(calcs[GRAPH])
+    agree = {k: (abs(e - e0) / abs(e0), float(np.abs(f - f0).max() / np.abs(f0).max())) for k, (e, f) in ((k, ef(c)) for k, c in calcs.items())}
+    cpu = report.machine()
+    lines = [f'# MD benchmark ({time.strftime("%Y-%m-%d %H:%M")}, {cpu["cpu"]}, {cpu["isa"]}, {os.cpu_count()} cores, torch {torch.__version__})', '',
+             'Ethanol (9 atoms), et-ethanol-xtb; against the graph engine: ' +
+             '; '.join(f'{k}: |ΔE|/|E| {de:.1e}, max |ΔF| / max |F| {df:.1e}' for k, (de, df) in agree.items() if k != GRAPH) + '.',
              f'{a.steps} timed steps of velocity Verlet per measurement, median of {a.repeats} interleaved repeats.', '']
     print('\n'.join(lines), flush=True)
 
     rows = []
     threads0 = torch.get_num_threads()
-    load0 = _load_avg()
     for threads in [int(t) for t in a.threads.split(',')]:
         torch.set_num_threads(threads)
         for flush in (False, True):
             torch.set_flush_denormal(flush)
+            for c in calcs.values():
+                if isinstance(c, MolcrystCalculator): c.flush_denormal = flush    # the setting under test, for every calculator
             runs = {k: [] for k in calcs}
             for r in range(a.repeats):
                 for name, c in calcs.items(): runs[name].append(steps_per_second(atoms, c, a.steps))
-            base = statistics.median(w for w, _ in runs['torchmd-net TMDNETCalculator'])
-            base_cpu = statistics.median(c for _, c in runs['torchmd-net TMDNETCalculator'])
+            base = statistics.median(w for w, _ in runs[TMD])
+            base_cpu = statistics.median(c for _, c in runs[TMD])
             for name, v in runs.items():
                 m, mc = statistics.median(w for w, _ in v), statistics.median(c for _, c in v)
-                rows.append(dict(threads=threads, flush=flush, calculator=name, steps_s=m, ratio=m / base, cpu_steps_s=mc, cpu_ratio=mc / base_cpu))
-                print(f'threads {threads}, flush denormals {flush!s:5}: {name:30s} {m:7.1f} steps/s ({m / base:.2f}×), '
+                rows.append(dict(threads=threads, flush='yes' if flush else 'no', calculator=name, steps_s=round(m, 1), ratio=round(m / base, 2),
+                                 cpu_steps_s=round(mc, 1), cpu_ratio=round(mc / base_cpu, 2)))
+                print(f'threads {threads}, flush subnormals {flush!s:5}: {name:34s} {m:7.1f} steps/s ({m / base:.2f}×), '
                       f'{mc:7.1f} steps per CPU second ({mc / base_cpu:.2f}×)', flush=True)
-    load1 = _load_avg()
+    tens = [r for r in rows if r['calculator'] == COMPILED]
+    best = max(tens, key=lambda r: r['steps_s'])
+    torch.set_num_threads(best['threads']); torch.set_flush_denormal(best['flush'] == 'yes')
+    calc = calcs[COMPILED]; calc.flush_denormal = best['flush'] == 'yes'
 
-    # the whole pipeline, with the best MolcrystCalculator setting found above
-    best = max((r for r in rows if r['calculator'].startswith('Molcryst')), key=lambda r: r['steps_s'])
-    torch.set_num_threads(best['threads']); torch.set_flush_denormal(best['flush'])
-    calc = calcs[best['calculator']]
+    # replicas against one trajectory, alternating
+    rep_runs, one_runs = [], []
+    for r in range(a.repeats):
+        t = time.perf_counter()
+        run_replicas([atoms] * a.replicas, calc, steps=a.steps, timestep_fs=0.1, temperature_K=300, save_every=10 ** 6, log_every=10 ** 6)
+        rep_runs.append(a.replicas * a.steps / (time.perf_counter() - t))
+        t = time.perf_counter()
+        run_md(atoms, calc, steps=a.steps, timestep_fs=0.1, temperature_K=300, save_every=10 ** 6, log_every=10 ** 6, progress=False)
+        one_runs.append(a.steps / (time.perf_counter() - t))
+    rep, one = statistics.median(rep_runs), statistics.median(one_runs)
+    print(f'{a.replicas} replicas: {rep:.1f} steps/s in all, one trajectory {one:.1f} steps/s: {rep / one:.2f}×', flush=True)
+
+    # the whole pipeline, with the best setting found above
     c0 = time.process_time()
     res = run_md(atoms, calc, steps=a.pipeline_steps, timestep_fs=0.1, temperature_K=None, trajectory=tmp / 'bench.traj',
                  save_every=10, log_every=100, progress=False)
     cpu_sps = a.pipeline_steps / (time.process_time() - c0)
     minutes, cpu_minutes = 100_000 / res.steps_per_second / 60, 100_000 / cpu_sps / 60
+    print(f'run_md: {res.steps_per_second:.1f} steps/s → 10 ps at 0.1 fs in {minutes:.1f} min', flush=True)
+
+    # NVE drift of each engine, from the same start
+    drift = {}
+    for name in (GRAPH, COMPILED):
+        c = calcs[name]
+        r = run_md(atoms, c, steps=a.drift_steps, timestep_fs=0.1, temperature_K=None, save_every=10 ** 6, log_every=10, progress=False)
+        drift[name] = energy_drift(r.log, len(atoms))
+        print(f"{name}: drift {drift[name]['drift_mev_per_atom_per_ps']:+.3f} meV/atom/ps over {drift[name]['duration_ps']:.2f} ps", flush=True)
+
+    # FLOPs against the machine's matmul throughput, and where the time goes
+    flops = call_flops(calcs[TENSOR], atoms)
+    gemm = matmul_gflops(best['threads'])
+    torch.set_num_threads(best['threads'])
+    achieved = flops * best['steps_s'] / 1e9
+    prof_total, prof = profile_call(calc, atoms)
     torch.set_num_threads(threads0)
 
+    tmd_worst = min(r['ratio'] for r in tens)
+    notes = [
+        f"Against the graph engine: " + '; '.join(f'{k}: |ΔE|/|E| {de:.1e}, max |ΔF| / max |F| {df:.1e}' for k, (de, df) in agree.items() if k != GRAPH) + '.',
+        f"Compiled engine against torchmd-net at the same settings (wall time): {tmd_worst:.2f}× at worst, {max(r['ratio'] for r in tens):.2f}× at best "
+        f"(goal ≥ {GOAL_RATIO:.0f}×: {'met' if tmd_worst >= GOAL_RATIO else 'NOT met'}); its first call, which compiles, took {compile_s:.0f} s "
+        f"(inductor's on-disk cache makes later processes start in seconds).",
+        f"{a.replicas} replicas of ethanol in one batch (`run_replicas`, {best['threads']} thread(s)): {rep:.1f} steps/s in all against {one:.1f} "
+        f"for one trajectory (`run_md`), {rep / one:.2f}× (goal ≥ {GOAL_REPLICAS:.0f}×: {'met' if rep / one >= GOAL_REPLICAS else 'NOT met'}).",
+        f"`run_md` (compiled engine, {best['threads']} thread(s), frame every 10 steps, log every 100, blow-up checks): {res.steps_per_second:.1f} steps/s "
+        f"over {a.pipeline_steps} steps → 10 ps at 0.1 fs in {minutes:.1f} min of wall time (goal ≤ {GOAL_MINUTES:.0f} min: "
+        f"{'met' if minutes <= GOAL_MINUTES else 'NOT met'}); {cpu_minutes:.1f} min by this process's CPU time.",
+        'NVE drift at 0.1 fs over {:.2f} ps from the same start: '.format(drift[GRAPH]['duration_ps']) +
+        '; '.join(f"{k}: {d['drift_mev_per_atom_per_ps']:+.3f} meV/atom/ps (scatter {d['etot_std_mev_per_atom']:.3f} meV/atom)" for k, d in drift.items()) + '.',
+        f"One energy+forces call is {flops / 1e6:.1f} MFLOP (matrix products); at {best['steps_s']:.0f} calls/s that is {achieved:.2f} GFLOP/s, "
+        f"{100 * achieved / gemm:.2f}% of this machine's measured {gemm:.0f} GFLOP/s float32 GEMM ({best['threads']} thread(s)): the time is "
+        f"operator overhead, not arithmetic. Profile of one call ({prof_total / 1000:.1f} ms self CPU): " +
+        ', '.join(f"`{k}` {t / 1000:.2f} ms ({n}×)" for k, t, n in prof[:8]) + '.',
+    ]
     out = lines + ['| threads | flush subnormals | calculator | steps/s (wall) | × torchmd-net | steps per CPU s | × torchmd-net |',
                    '|---|---|---|---|---|---|---|']
-    out += [f"| {r['threads']} | {'yes' if r['flush'] else 'no'} | {r['calculator']} | {r['steps_s']:.1f} | {r['ratio']:.2f} | "
-            f"{r['cpu_steps_s']:.1f} | {r['cpu_ratio']:.2f} |" for r in rows]
-    same = [r for r in rows if r['calculator'] == 'MolcrystCalculator']
-    worst = min(r['ratio'] for r in same)
-    defaults = [r for r in rows if r['threads'] == threads0]
-    tmd_def = next((r['steps_s'] for r in defaults if not r['flush'] and r['calculator'].startswith('torchmd')), float('nan'))
-    mc_def = next((r['steps_s'] for r in defaults if r['flush'] and r['calculator'] == 'MolcrystCalculator'), float('nan'))
-    def_line = (f"Each with its own defaults ({threads0} threads; molcryst flushes subnormals, torchmd-net does not): {mc_def / tmd_def:.2f}×."
-                if np.isfinite(mc_def / tmd_def) else f"(Each with its own defaults needs the default thread count, {threads0}, in --threads.)")
-    out += ['',
-            f"MolcrystCalculator against torchmd-net at the same settings (wall time): {worst:.2f}× at worst, "
-            f"{max(r['ratio'] for r in same):.2f}× at best (goal ≥ {GOAL_RATIO:.1f}×: {'met' if worst >= GOAL_RATIO else 'NOT met'}); "
-            f"by CPU time {min(r['cpu_ratio'] for r in same):.2f}× to {max(r['cpu_ratio'] for r in same):.2f}×.",
-            def_line,
-            f"run_md pipeline ({best['calculator']}, {best['threads']} thread(s), flush {best['flush']}, frame every 10 steps, "
-            f"log every 100, blow-up checks): {res.steps_per_second:.1f} steps/s over {a.pipeline_steps} steps → "
-            f"10 ps of NVE at 0.1 fs (100,000 steps) in {minutes:.1f} min of wall time at this load (goal < {GOAL_MINUTES:.0f} min: "
-            f"{'met' if minutes < GOAL_MINUTES else 'NOT met'}); by this process's CPU time ({cpu_sps:.1f} steps per CPU second, "
-            f"what one otherwise idle core would give with 1 thread) {cpu_minutes:.1f} min.",
-            f'Load average (1 min) {load0:.1f} before the timings, {load1:.1f} after, on {os.cpu_count()} cores '
-            f'(other jobs share the machine when this is above the core count).']
+    out += [f"| {r['threads']} | {r['flush']} | {r['calculator']} | {r['steps_s']} | {r['ratio']} | {r['cpu_steps_s']} | {r['cpu_ratio']} |" for r in rows]
+    out += [''] + notes
     text = '\n'.join(out)
     print('\n' + '\n'.join(out[len(lines):]))
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(text + '\n')
     print(f'\nwritten to {a.out}')
+    if a.save_reference:
+        path = report.save('md', rows, ['threads', 'flush', 'calculator', 'steps_s', 'ratio', 'cpu_steps_s', 'cpu_ratio'],
+                           command=' '.join(['python', 'benchmarks/md.py', *(sys.argv[1:] if argv is None else argv)]),
+                           notes=notes, extra=dict(compile_seconds=compile_s, replicas=dict(n=a.replicas, steps_s=rep, single_steps_s=one), pipeline_minutes_10ps=minutes,
+                                                   drift=drift, flops_per_call=flops, gemm_gflops=gemm, profile=prof))
+        print(f'written to {path}')
 
 
 if __name__ == '__main__': main()

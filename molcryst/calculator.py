@@ -20,7 +20,8 @@ from .models.layers import energy_forces
 log = logging.getLogger('molcryst.md')          # the MD logger (the calculator's warnings kept their logger when it got its own chapter)
 
 # %% auto 0
-__all__ = ['log', 'check_energy_model', 'trained_elements', 'MolcrystCalculator', 'to_torchmdnet_checkpoint']
+__all__ = ['log', 'ENGINES', 'check_energy_model', 'trained_elements', 'resolve_engine', 'MolcrystCalculator',
+           'to_torchmdnet_checkpoint']
 
 # %% ../nbs/40a_calculator.ipynb
 def _as_model(model, copied:bool=False):
@@ -44,6 +45,17 @@ def trained_elements(model)->set[int]:
     return set(torch.nonzero(ref != 0).flatten().tolist())
 
 # %% ../nbs/40a_calculator.ipynb
+ENGINES = ('auto', 'compiled', 'tensor', 'graph')
+
+def resolve_engine(engine:str, backbone)->str:
+    "'tensor' where the backbone has a `tensor_forward` ('auto'), else 'graph'; an unknown name or an impossible choice is a `ConfigError`."
+    if engine not in ENGINES: raise ConfigError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {engine!r}")
+    has = callable(getattr(backbone, 'tensor_forward', None))
+    if engine in ('tensor', 'compiled') and not has:
+        raise ConfigError(f"engine={engine!r}: {type(backbone).__name__} has no tensor_forward; use engine='graph'")
+    return ('tensor' if has else 'graph') if engine == 'auto' else engine
+
+# %% ../nbs/40a_calculator.ipynb
 class MolcrystCalculator(Calculator):
     "ASE calculator for a molcryst energy model: energy, forces and (3D-periodic cells) stress, all by autograd."
     implemented_properties = ['energy', 'free_energy', 'forces', 'stress']
@@ -56,6 +68,7 @@ class MolcrystCalculator(Calculator):
                  flush_denormal:bool=True,   # flush subnormal floats to zero on the CPU during each call (restored after it)
                  threads:int|None=None,      # torch CPU threads during each call (restored after it; None leaves torch's setting)
                  min_distance:float|None=None, # Å: atoms closer than this are a `StructureError` (None: `MIN_DISTANCE`; 0: off)
+                 engine:str='auto',          # 'tensor' (`tensor_forward` on a kept edge list), 'compiled' (the same through `torch.compile`), 'graph' (`forward` on a new graph each call), 'auto' (tensor where it exists)
                  **kwargs):                  # passed to `ase.calculators.calculator.Calculator`
         super().__init__(**kwargs)
         m = _as_model(model, copied=True)                         # the calculator owns (and may cast) its copy
@@ -79,11 +92,27 @@ class MolcrystCalculator(Calculator):
         self.min_distance = resolve_min_distance(min_distance)
         if threads is not None and not (isinstance(threads, int) and threads >= 1): raise ConfigError(f'threads must be an integer ≥ 1 or None, got {threads!r}')
         self.threads = threads
+        self.engine = resolve_engine(engine, m.backbone)
+        self._compiled, self._compiled_shapes = None, set()
         self.parameters = dict(model=str(getattr(m, 'checkpoint_path', 'in-memory model')), skin=self.skin,
-                               dtype=str(dtype).replace('torch.', ''))
+                               dtype=str(dtype).replace('torch.', ''), engine=self.engine)
         self._nl, self.neighbor_builds, self._warned, self._key = None, 0, set(), None
 
 # %% ../nbs/40a_calculator.ipynb
+@patch
+def _verlet(self:MolcrystCalculator, z, pos, cell, pbc)->tuple[dict, np.ndarray]:
+    "The Verlet list (pairs within cut-off plus skin, rebuilt when an atom has moved half the skin), checked for close atoms, and its pair distances."
+    c = self._nl
+    stale = (c is None or len(c['z']) != len(z) or (c['z'] != z).any() or (c['cell'] != cell).any() or (c['pbc'] != pbc).any()
+             or np.sqrt(((pos - c['pos']) ** 2).sum(1).max()) > 0.5 * self.skin)
+    if stale:
+        i, j, S, _ = neighbor_list(pos, cell, pbc, self.cutoff + self.skin)
+        c = self._nl = dict(z=z.copy(), cell=cell.copy(), pbc=pbc.copy(), pos=pos.copy(), i=i, j=j, S=S, shift=S @ cell)
+        self.neighbor_builds += 1
+    d = np.sqrt(((pos[c['j']] - pos[c['i']] + c['shift']) ** 2).sum(1))
+    check_min_distance(z, pos, cell, pbc, self.min_distance, self._name, (c['i'], c['j'], d), self.cutoff + self.skin)
+    return c, d
+
 @patch
 def _edges(self:MolcrystCalculator, z, pos, cell, pbc):
     "`(i, j, S)` of the pairs within the model's cut-off (fresh, or filtered from the Verlet list)."
@@ -92,18 +121,62 @@ def _edges(self:MolcrystCalculator, z, pos, cell, pbc):
         check_min_distance(z, pos, cell, pbc, self.min_distance, self._name, (i, j, d), self.cutoff)
         self.neighbor_builds += 1
         return i, j, S
-    c = self._nl
-    stale = (c is None or len(c['z']) != len(z) or (c['z'] != z).any() or (c['cell'] != cell).any() or (c['pbc'] != pbc).any()
-             or np.sqrt(((pos - c['pos']) ** 2).sum(1).max()) > 0.5 * self.skin)
-    if stale:
-        i, j, S, _ = neighbor_list(pos, cell, pbc, self.cutoff + self.skin)
-        c = self._nl = dict(z=z.copy(), cell=cell.copy(), pbc=pbc.copy(), pos=pos.copy(), i=i, j=j, S=S, shift=S @ cell)
-        self.neighbor_builds += 1
-    i, j, S = c['i'], c['j'], c['S']
-    d = np.sqrt(((pos[j] - pos[i] + c['shift']) ** 2).sum(1))
-    check_min_distance(z, pos, cell, pbc, self.min_distance, self._name, (i, j, d), self.cutoff + self.skin)
+    c, d = self._verlet(z, pos, cell, pbc)
     keep = d < self.cutoff
-    return i[keep], j[keep], S[keep]
+    return c['i'][keep], c['j'][keep], c['S'][keep]
+
+@patch
+def _edge_tensors(self:MolcrystCalculator, z, pos, cell, pbc)->tuple:
+    "`(edge_index, shift in Å, cutoff)` for `tensor_forward`: the Verlet list's, made once per rebuild (cut-off: the model weights out longer pairs), or a fresh list's."
+    if self.skin == 0:
+        i, j, S = self._edges(z, pos, cell, pbc)
+        return (torch.from_numpy(np.stack([j, i])).to(self.device), torch.from_numpy(S @ cell).to(self.device, self.dtype), None)
+    c, _ = self._verlet(z, pos, cell, pbc)
+    if 't' not in c:
+        c['t'] = (torch.from_numpy(np.stack([c['j'], c['i']])).to(self.device), torch.from_numpy(c['shift']).to(self.device, self.dtype))
+    return (*c['t'], self.cutoff)
+
+_FAR = 1e3      # Å: the offset of padding pairs, far beyond any cut-off
+
+@patch
+def _model(self:MolcrystCalculator, z, pos, ei, shift, batch, G:int, cut)->torch.Tensor:
+    "The backbone's `tensor_forward` `[G, T]`, eager or (engine 'compiled') compiled on padded edges."
+    bb = self.model.backbone
+    if self.engine != 'compiled': return bb.tensor_forward(z, pos, ei, shift, batch, G, cutoff=cut)
+    E = ei.shape[1]
+    cap = self._capacity = max(getattr(self, '_capacity', 0), -(-max(E, 1) // 32) * 32)   # grows only: few shapes, few compiles
+    if cap > E:                                                 # self-pairs of atom 0 a long way off: weighted out by the cut-off
+        ei = torch.cat([ei, ei.new_zeros(2, cap - E)], dim=1)
+        shift = torch.cat([shift, shift.new_tensor([_FAR, 0.0, 0.0]).expand(cap - E, 3)])
+    cut = self.cutoff if cut is None else cut
+    key = (pos.shape[0], cap, G)
+    if key not in self._compiled_shapes and not self._check_compiled(key, z, pos, ei, shift, batch, G, cut):
+        return bb.tensor_forward(z, pos, ei, shift, batch, G, cutoff=cut)
+    return self._compiled(z, pos, ei, shift, batch, G, cutoff=cut)
+
+@patch
+def _check_compiled(self:MolcrystCalculator, key, z, pos, ei, shift, batch, G, cut)->bool:
+    "Compile for a new shape and compare outputs and forces with the tensor engine; on a failure or a mismatch, warn and switch to it."
+    bb = self.model.backbone
+    try:
+        if self._compiled is None:
+            self._compiled = torch.compile(bb.tensor_forward, dynamic=False, fullgraph=True, options=dict(cpp_wrapper=self.device.type == 'cpu'))
+        res = []
+        for fn in (self._compiled, bb.tensor_forward):
+            p = pos.detach().clone().requires_grad_(True)
+            with torch.enable_grad():
+                out = fn(z, p, ei, shift, batch, G, cutoff=cut)
+                res.append((out.detach(), torch.autograd.grad(out[:, 0].sum(), p)[0]))
+        (o1, f1), (o0, f0) = res
+        do, df = float((o1 - o0).abs().max()), float((f1 - f0).abs().max())
+        ok = do <= 1e-4 * (float(o0.abs().max()) + 1e-2) and df <= 1e-4 * (float(f0.abs().max()) + 1e-2)
+        why = f'it differs from the tensor engine (outputs by {do:.1e}, forces by {df:.1e})'
+    except Exception as e: ok, why = False, f'compiling failed ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ""})'
+    if ok: self._compiled_shapes.add(key)
+    else:
+        log.warning(f"engine='compiled': {why}; using engine='tensor'")
+        self.engine = 'tensor'
+    return ok
 
 # %% ../nbs/40a_calculator.ipynb
 @patch
@@ -119,6 +192,7 @@ def _per_structure(self:MolcrystCalculator, a:Atoms):
         log.warning(f"the model was not trained on {', '.join(chemical_symbols[k] for k in sorted(new))}: its energies there are extrapolation")
         self._warned |= new
     self._z, self._zt = z, torch.from_numpy(z).to(self.device)
+    self._batch = torch.zeros(len(z), dtype=torch.long, device=self.device)
     self._pbct = torch.from_numpy(a.pbc.copy()).to(self.device).unsqueeze(0)
     self._ref = float(self._atomref[z].sum())
     self._key, self._name = key, a.info.get('source') or a.info.get('name') or a.get_chemical_formula()   # for messages
@@ -127,9 +201,17 @@ def _per_structure(self:MolcrystCalculator, a:Atoms):
 @patch
 def _evaluate(self:MolcrystCalculator, a, pos, cell, pbc, stress:bool):
     "One energy (+forces, +stress) evaluation into `self.results`."
-    i, j, S = self._edges(self._z, pos, cell, pbc)
-    g = make_graph(self._zt, pos, cell, self._pbct, i, j, S, dtype=self.dtype, device=self.device)
-    out, f, s = energy_forces(self.model.backbone, g, stress=stress)
+    if self.engine in ('tensor', 'compiled') and not stress:
+        ei, shift, cut = self._edge_tensors(self._z, pos, cell, pbc)
+        p = torch.from_numpy(pos).to(self.device, self.dtype).requires_grad_(True)
+        with torch.enable_grad():
+            out = self._model(self._zt, p, ei, shift, self._batch, 1, cut)
+            f = -torch.autograd.grad(out[0, 0], p)[0]
+        s = None
+    else:
+        i, j, S = self._edges(self._z, pos, cell, pbc)
+        g = make_graph(self._zt, pos, cell, self._pbct, i, j, S, dtype=self.dtype, device=self.device)
+        out, f, s = energy_forces(self.model.backbone, g, stress=stress)
     e = float(out[0, 0].detach()) * self._std + self._mean + self._ref
     self.results = dict(energy=e, free_energy=e, forces=f.double().cpu().numpy() * self._std)
     if stress:
@@ -137,6 +219,16 @@ def _evaluate(self:MolcrystCalculator, a, pos, cell, pbc, stress:bool):
         self.results['stress'] = s[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]   # Voigt order
 
 # %% ../nbs/40a_calculator.ipynb
+_STATE = ('positions', 'numbers', 'initial_charges', 'initial_magmoms')   # ASE's `all_changes` held in `Atoms.arrays`
+
+@patch
+def check_state(self:MolcrystCalculator, atoms, tol=1e-15):
+    "ASE's `check_state` (what changed since the last calculation), exact comparisons instead of `isclose` for the same arrays (it is called several times per MD step)."
+    a = self.atoms
+    if a is None or len(a) != len(atoms) or a.arrays.keys() != atoms.arrays.keys(): return super(MolcrystCalculator, self).check_state(atoms, tol)
+    return ([k for k, x, y in (('cell', a.cell.array, atoms.cell.array), ('pbc', a.pbc, atoms.pbc)) if not np.array_equal(x, y)]
+            + [k for k in _STATE if k in a.arrays and not np.array_equal(a.arrays[k], atoms.arrays[k])])
+
 @patch
 def calculate(self:MolcrystCalculator, atoms=None, properties=('energy',), system_changes=all_changes):
     "Energy (eV), forces (eV/Å) and, when asked for a 3D-periodic cell, stress (eV/Å³, Voigt order)."

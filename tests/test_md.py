@@ -175,3 +175,69 @@ def test_calculator_threads_apply_to_its_calls_only():
     atoms.get_potential_energy()
     assert seen == [1] and torch.get_num_threads() == n
     with pytest.raises(Exception, match='threads must be an integer'): MolcrystCalculator(MODEL, threads=0)
+
+
+def test_replicas_kill9_then_resume_each_from_its_own_frame(tmp_path):
+    "SIGKILL a batched run of three replicas mid-run: every trajectory readable; resumed, each holds every frame once, as unbroken single runs."
+    trajs = [tmp_path / f'rep{k}.traj' for k in range(3)]
+    kw = dict(timestep_fs=DT, temperature_K=300, save_every=SAVE, log_every=SAVE)
+    code = ('import torch; torch.set_num_threads(1)\n'
+            'from molcryst.md import molecule_atoms, MolcrystCalculator\nfrom molcryst.replicas import run_replicas\n'
+            f'run_replicas([molecule_atoms("ethanol")] * 3, MolcrystCalculator({MODEL!r}), trajectories={[str(t) for t in trajs]!r}, steps=20000, **{kw!r})')
+    proc = subprocess.Popen([sys.executable, '-c', code], env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        t0 = time.time()
+        while min(_n_frames(t) for t in trajs) < 8:
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            assert time.time() - t0 < 240, 'the replicas wrote no frames in 4 minutes'
+            time.sleep(0.05)
+        time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGKILL); proc.wait()
+    before = [read_frames(t) for t in trajs]
+    for b in before: assert [a.info['md_step'] for a in b] == list(range(0, SAVE * len(b), SAVE))
+    total = max(b[-1].info['md_step'] for b in before) + 10 * SAVE
+    from molcryst.replicas import run_replicas
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        res = run_replicas([molecule_atoms('ethanol')] * 3, MolcrystCalculator(MODEL), trajectories=trajs, resume=True, steps=total, **kw)
+        refs = [run_md(molecule_atoms('ethanol'), MolcrystCalculator(MODEL), steps=total, seed=k, progress=False, **kw) for k in range(3)]
+    finally: torch.set_num_threads(threads)
+    for k, (t, b, r, ref) in enumerate(zip(trajs, before, res, refs)):
+        assert r.start_step == b[-1].info['md_step'] and r.steps == total and r.stopped is None
+        after = read_frames(t)
+        assert [a.info['md_step'] for a in after] == list(range(0, total + 1, SAVE)), k
+        for x, y in zip(b, after): np.testing.assert_array_equal(x.positions, y.positions)
+        assert pd.read_csv(t.with_suffix('.csv')).step.tolist() == list(range(0, total + 1, SAVE))
+        np.testing.assert_allclose(after[-1].positions, ref.atoms.positions, atol=1e-4)
+
+
+def test_compiled_engine_equals_graph_engine_and_falls_back(monkeypatch, caplog):
+    "engine='compiled' gives the graph engine's energies and forces (1e-5 relative) along a trajectory; a compiler that fails or miscompiles is caught."
+    from molcryst.pretrained import load
+    model = load(MODEL)
+    res = run_md(molecule_atoms('ethanol'), MolcrystCalculator(model), steps=40, timestep_fs=0.5, temperature_K=500,
+                 trajectory=None, save_every=5, log_every=5, progress=False)
+    frames = [res.atoms.copy()]
+    for k in range(3):
+        a = res.atoms.copy(); a.rattle(0.05, seed=k); frames.append(a)
+    def ef(calc, a):
+        calc.calculate(a, ['energy', 'forces']); return calc.results['energy'], calc.results['forces']
+    graph, comp = MolcrystCalculator(model, engine='graph'), MolcrystCalculator(model, engine='compiled')
+    for a in frames:
+        (e0, f0), (e1, f1) = ef(graph, a), ef(comp, a)
+        assert comp.engine == 'compiled'
+        assert abs(e1 - e0) <= 1e-5 * abs(e0) and np.abs(f1 - f0).max() <= 1e-5 * np.abs(f0).max()
+    # a compiler that gives other numbers, or none, leaves the tensor engine's, with a warning
+    wrong = lambda fn, **kw: (lambda *a, **k: fn(*a, **k) * 1.01)
+    def broken(fn, **kw): raise RuntimeError('no C++ compiler here')
+    for fake, says in ((wrong, 'differs from the tensor engine'), (broken, 'compiling failed (RuntimeError: no C++ compiler here)')):
+        monkeypatch.setattr(torch, 'compile', fake)
+        c = MolcrystCalculator(model, engine='compiled')
+        with caplog.at_level('WARNING', logger='molcryst.md'):
+            e, f = ef(c, frames[1])
+        assert c.engine == 'tensor' and says in caplog.text
+        e0, f0 = ef(graph, frames[1])
+        assert abs(e - e0) <= 1e-5 * abs(e0) and np.abs(f - f0).max() <= 1e-5 * np.abs(f0).max()
+        caplog.clear()

@@ -138,3 +138,97 @@ def input_modules(self:TorchMDNet)->list:
 def last_atom_module(self:TorchMDNet)->nn.Module:
     "The representation's final layer norm: its output is the scalar atom features (`forward` is TorchMD-NET's own)."
     return self.representation.out_norm
+
+# %% ../../nbs/09_torchmdnet.ipynb
+def _edge_projections(layers, f_ij)->list:
+    "Every attention layer's `(dk, dv)`: all layers' distance projections of the same radial basis as one product."
+    mods = [m for a in layers for m in (a.dk_proj, a.dv_proj) if m is not None]
+    if not mods: return [(None, None)] * len(layers)
+    y = torch.nn.functional.linear(f_ij, torch.cat([m.weight for m in mods]), torch.cat([m.bias for m in mods]))
+    y = iter(torch.split(layers[0].act(y), [m.out_features for m in mods], dim=-1))   # one elementwise activation for all
+    out = []
+    for a in layers:
+        H, D = a.num_heads, a.head_dim
+        dk = next(y).reshape(-1, H, D) if a.dk_proj is not None else None
+        dv = next(y).reshape(-1, H, D * 3) if a.dv_proj is not None else None
+        out.append((dk, dv))
+    return out
+
+def _et_attention(attn, x, vec, src, dst, r_ij, d_ij, dk, dv, mask):
+    "One `EquivariantMultiHeadAttention` layer of TorchMD-ET: its own arithmetic, with a known number of atoms, q/k/v as one product and an optional edge mask."
+    n, H, D, F = x.shape[0], attn.num_heads, attn.head_dim, attn.hidden_channels
+    x = attn.layernorm(x)
+    w = torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight])
+    q, k, v = torch.split(torch.nn.functional.linear(x, w, torch.cat([attn.q_proj.bias, attn.k_proj.bias, attn.v_proj.bias])), [F, F, 3 * F], dim=-1)
+    q, k, v = q.reshape(-1, H, D), k.reshape(-1, H, D), v.reshape(-1, H, D * 3)
+    vec1, vec2, vec3 = torch.split(attn.vec_proj(vec), F, dim=-1)
+    vec = vec.reshape(-1, 3, H, D)
+    vec_dot = (vec1 * vec2).sum(dim=1)
+    xm, vm = attn.message(q.index_select(0, dst), k.index_select(0, src), v.index_select(0, src), vec.index_select(0, src), dk, dv, r_ij, d_ij)
+    if mask is not None: xm, vm = xm * mask.view(-1, 1, 1), vm * mask.view(-1, 1, 1, 1)
+    xa = xm.new_zeros(n, H, D).index_add(0, dst, xm).reshape(-1, F)
+    va = vm.new_zeros(n, 3, H, D).index_add(0, dst, vm).reshape(-1, 3, F)
+    o1, o2, o3 = torch.split(attn.o_proj(xa), F, dim=1)
+    return vec_dot * o2 + o3, vec3 * o1.unsqueeze(1) + va
+
+def _gated_block(block, x, v):
+    "torchmd-net's `GatedEquivariantBlock` without its data-dependent branch: atoms whose vectors are all zero get a zero norm and no gradient, as there."
+    b = block.vec1_proj(v)
+    nz = (b != 0).flatten(1).any(dim=1)
+    safe = torch.where(nz.view(-1, 1, 1), b, torch.ones_like(b))
+    vec1 = torch.where(nz.unsqueeze(1), safe.norm(dim=-2), torch.zeros_like(safe[:, 0]))
+    x, u = torch.split(block.update_net(torch.cat([x, vec1], dim=-1)), block.out_channels, dim=-1)
+    v = u.unsqueeze(1) * block.vec2_proj(v)
+    return (block.act(x) if block.act is not None else x), v
+
+def _pre_reduce(head, x, v, z, pos, batch):
+    "An output head's per-atom values; torchmd-net's `EquivariantScalar` through `_gated_block`."
+    from torchmdnet.models.output_modules import EquivariantScalar
+    if type(head) is not EquivariantScalar: return head.pre_reduce(x, v, z, pos, batch)
+    for block in head.output_network: x, v = _gated_block(block, x, v)
+    return x + v.sum() * 0
+
+@patch
+def tensor_forward(self:TorchMDNet,
+                   z:torch.Tensor,           # [N] atomic numbers
+                   pos:torch.Tensor,         # [N,3] positions, Å
+                   edge_index:torch.Tensor,  # [2,E] (source j, target i), as in the graph
+                   shift:torch.Tensor,       # [E,3] each edge's cell offset in Å (`edge_shift @ cell`; zeros for molecules)
+                   batch:torch.Tensor,       # [N] graph of each atom
+                   num_graphs:int,           # G
+                   cutoff:float|None=None,   # edges this long or longer contribute nothing (a Verlet list's extra pairs)
+                  )->torch.Tensor:           # [G, out_dim], as `forward`
+    "`forward` on plain tensors, with no data-dependent shapes or branches (for batched MD and `torch.compile`)."
+    r = self.representation
+    src, dst = edge_index[0], edge_index[1]
+    n = pos.shape[0]
+    vec = pos.index_select(0, src) - pos.index_select(0, dst) + shift
+    dist = vec.norm(dim=-1)
+    unit = vec / dist.clamp_min(1e-12).unsqueeze(-1)                   # what `_GraphEdges` hands TorchMD-ET
+    real = (src != dst).unsqueeze(1)                                    # TorchMD-ET normalises these once more
+    unit = torch.where(real, unit / torch.where(real, unit.norm(dim=1, keepdim=True), torch.ones_like(unit[:, :1])), unit)
+    mask = None if cutoff is None else (dist < cutoff).to(pos.dtype)
+    loops = torch.arange(n, device=pos.device)
+    src_l, dst_l = torch.cat([src, loops]), torch.cat([dst, loops])
+    r_ij = torch.cat([dist, dist.new_zeros(n)])
+    d_ij = torch.cat([unit, unit.new_zeros(n, 3)])
+    mask_l = None if mask is None else torch.cat([mask, mask.new_ones(n)])
+    f_ij = r.distance_expansion(r_ij)
+    x = r.embedding(z)
+    ne = r.neighbor_embedding
+    if ne is not None:                                                  # its code, with self-edges weighted out, not removed
+        keep = real.squeeze(1).to(pos.dtype) if mask is None else real.squeeze(1).to(pos.dtype) * mask
+        W = ne.distance_proj(f_ij[:dist.shape[0]]) * (ne.cutoff(dist) * keep).unsqueeze(1)
+        msg = W * ne.embedding(z).index_select(0, dst)
+        x = ne.combine(torch.cat([x, x.new_zeros(n, x.shape[1]).index_add(0, src, msg)], dim=1))
+    v = x.new_zeros(n, 3, x.shape[1])
+    for attn, (dk, dv) in zip(r.attention_layers, _edge_projections(list(r.attention_layers), f_ij)):
+        dx, dvec = _et_attention(attn, x, v, src_l, dst_l, r_ij, d_ij, dk, dv, mask_l)
+        x, v = x + dx, v + dvec
+    x = r.out_norm(x)
+    if self.readout == 'mean':
+        h = x.new_zeros(num_graphs, x.shape[1]).index_add(0, batch, x)
+        cnt = x.new_zeros(num_graphs).index_add(0, batch, x.new_ones(n)).clamp_min(1)
+        return self.head(h / cnt.unsqueeze(1))
+    atom_out = torch.cat([_pre_reduce(o, x, v, z, pos, batch) for o in self.outputs], dim=-1)
+    return atom_out.new_zeros(num_graphs, atom_out.shape[1]).index_add(0, batch, atom_out)
