@@ -144,7 +144,8 @@ def _model(self:MolcrystCalculator, z, pos, ei, shift, batch, G:int, cut)->torch
     bb = self.model.backbone
     if self.engine != 'compiled': return bb.tensor_forward(z, pos, ei, shift, batch, G, cutoff=cut)
     E = ei.shape[1]
-    cap = self._capacity = max(getattr(self, '_capacity', 0), -(-max(E, 1) // 32) * 32)   # grows only: few shapes, few compiles
+    caps = self.__dict__.setdefault('_capacity', {})          # per (atoms, graphs): grows only, so few shapes and few compiles
+    cap = caps[pos.shape[0], G] = max(caps.get((pos.shape[0], G), 0), -(-max(E, 1) // 32) * 32)
     if cap > E:                                                 # self-pairs of atom 0 a long way off: weighted out by the cut-off
         ei = torch.cat([ei, ei.new_zeros(2, cap - E)], dim=1)
         shift = torch.cat([shift, shift.new_tensor([_FAR, 0.0, 0.0]).expand(cap - E, 3)])

@@ -131,6 +131,7 @@ def check_blowup(atoms:Atoms,             # with a calculator whose results are 
         return f"non-finite {' and '.join(what)}", float('nan')
     fn = np.sqrt((f ** 2).sum(1)); k = int(fn.argmax()); fmax = float(fn[k])
     if fmax > max_force: return f'force of {fmax:.3g} eV/Å on atom {k} ({atoms[k].symbol}), above max_force={max_force:g}', fmax
+    if getattr(atoms.calc, 'min_distance', 0) >= min_distance: return None, fmax   # a MolcrystCalculator has refused closer atoms already
     close = closest_pair(*structure_arrays(atoms), min_distance)
     if close is not None: return f'{close[-1]}, below min_distance={min_distance:g}', fmax
     return None, fmax

@@ -170,8 +170,10 @@ def test_calculator_threads_apply_to_its_calls_only():
     n = torch.get_num_threads()
     atoms = molecule_atoms('ethanol'); atoms.calc = MolcrystCalculator(MODEL, threads=1)
     seen = []
-    forward = atoms.calc.model.backbone.forward
-    atoms.calc.model.backbone.forward = lambda *a, **k: (seen.append(torch.get_num_threads()), forward(*a, **k))[1]
+    bb = atoms.calc.model.backbone
+    for name in ('forward', 'tensor_forward'):            # whichever the calculator's engine calls
+        f = getattr(bb, name)
+        setattr(bb, name, lambda *a, _f=f, **k: (seen.append(torch.get_num_threads()), _f(*a, **k))[1])
     atoms.get_potential_energy()
     assert seen == [1] and torch.get_num_threads() == n
     with pytest.raises(Exception, match='threads must be an integer'): MolcrystCalculator(MODEL, threads=0)
