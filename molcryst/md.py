@@ -20,7 +20,7 @@ from .core import ConfigError, DataError, MolcrystError, NonFiniteError, Structu
 from .graphs import closest_pair, structure_arrays
 from .settings import Settings, add_settings_arguments, setting, settings_overrides
 # the calculator has its own chapter (`molcryst.calculator`); its names stay importable from here
-from .calculator import MolcrystCalculator, _as_model, check_energy_model, to_torchmdnet_checkpoint, trained_elements
+from .calculator import ENGINES, MolcrystCalculator, _as_model, check_energy_model, to_torchmdnet_checkpoint, trained_elements
 # and so has the trajectory analysis (`molcryst.md_analysis`, which imports this module only inside its functions)
 from .md_analysis import *
 from .md_analysis import MOLECULES, molecule_atoms     # used by `molcryst md` below
@@ -404,7 +404,7 @@ def cmd_md(args)->MDResult:
     if args.threads: torch.set_num_threads(args.threads)
     s = cli_settings(args)
     atoms = molecule_atoms(args.structure, seed=s.seed)
-    calc = MolcrystCalculator(args.checkpoint, device=args.device, skin=args.skin)
+    calc = MolcrystCalculator(args.checkpoint, device=args.device, skin=args.skin, engine=getattr(args, 'engine', 'auto'))
     res = run_md(atoms, calc, s, trajectory=args.out, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
     d = res.drift()
     print(f'{res.atoms.get_chemical_formula()}: {res.steps} steps of {res.timestep_fs} fs ({res.steps * res.timestep_fs / 1000:g} ps), '
@@ -424,6 +424,7 @@ def add_cli(sub):
     p.add_argument('--out', default='md.traj', help='trajectory file (default md.traj); the log goes beside it as .csv')
     p.add_argument('--skin', type=float, default=None, help='Verlet skin in Å (default 1, or 0 for models that cap neighbours; 0: a new list every step)')
     p.add_argument('--device', default=None, help='torch device (default: cuda if available, else cpu)')
+    p.add_argument('--engine', default='auto', choices=ENGINES, help="how the model is evaluated: 'compiled' (torch.compile; compiles on the first call), 'tensor', 'graph' or 'auto' (default: tensor where the backbone has it)")
     p.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: torch\'s)')
     p.add_argument('--resume', action='store_true', help='continue --out from its last frame')
     p.add_argument('--overwrite', action='store_true', help='start again even if --out holds frames')
