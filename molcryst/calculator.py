@@ -20,7 +20,7 @@ from .models.layers import energy_forces
 log = logging.getLogger('molcryst.md')          # the MD logger (the calculator's warnings kept their logger when it got its own chapter)
 
 # %% auto 0
-__all__ = ['log', 'ENGINES', 'check_energy_model', 'trained_elements', 'resolve_engine', 'MolcrystCalculator',
+__all__ = ['log', 'ENGINES', 'SMALL_ATOMS', 'check_energy_model', 'trained_elements', 'resolve_engine', 'MolcrystCalculator',
            'to_torchmdnet_checkpoint']
 
 # %% ../nbs/40a_calculator.ipynb
@@ -137,6 +137,7 @@ def _edge_tensors(self:MolcrystCalculator, z, pos, cell, pbc)->tuple:
     return (*c['t'], self.cutoff)
 
 _FAR = 1e3      # Å: the offset of padding pairs, far beyond any cut-off
+SMALL_ATOMS = 256   # compiled kernels of systems up to this size run on one thread (ethanol: 1.1-1.4x faster with 2 threads than letting them split)
 
 @patch
 def _model(self:MolcrystCalculator, z, pos, ei, shift, batch, G:int, cut)->torch.Tensor:
@@ -161,7 +162,8 @@ def _check_compiled(self:MolcrystCalculator, key, z, pos, ei, shift, batch, G, c
     bb = self.model.backbone
     try:
         if self._compiled is None:
-            self._compiled = torch.compile(bb.tensor_forward, dynamic=False, fullgraph=True, options=dict(cpp_wrapper=self.device.type == 'cpu'))
+            opts = dict(cpp_wrapper=True, **({'cpp.threads': 1} if pos.shape[0] <= SMALL_ATOMS else {})) if self.device.type == 'cpu' else {}
+            self._compiled = torch.compile(bb.tensor_forward, dynamic=False, fullgraph=True, options=opts)
         res = []
         for fn in (self._compiled, bb.tensor_forward):
             p = pos.detach().clone().requires_grad_(True)
