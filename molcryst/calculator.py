@@ -93,7 +93,7 @@ class MolcrystCalculator(Calculator):
         if threads is not None and not (isinstance(threads, int) and threads >= 1): raise ConfigError(f'threads must be an integer ≥ 1 or None, got {threads!r}')
         self.threads = threads
         self.engine = resolve_engine(engine, m.backbone)
-        self._compiled, self._compiled_shapes = None, set()
+        self._compiled, self._compiled_shapes, self._capacity = None, set(), {}   # the compiled engine's function, checked shapes, edge capacity per (atoms, graphs)
         self.parameters = dict(model=str(getattr(m, 'checkpoint_path', 'in-memory model')), skin=self.skin,
                                dtype=str(dtype).replace('torch.', ''), engine=self.engine)
         self._nl, self.neighbor_builds, self._warned, self._key = None, 0, set(), None
@@ -145,8 +145,8 @@ def _model(self:MolcrystCalculator, z, pos, ei, shift, batch, G:int, cut)->torch
     bb = self.model.backbone
     if self.engine != 'compiled': return bb.tensor_forward(z, pos, ei, shift, batch, G, cutoff=cut)
     E = ei.shape[1]
-    caps = self.__dict__.setdefault('_capacity', {})          # per (atoms, graphs): grows only, so few shapes and few compiles
-    cap = caps[pos.shape[0], G] = max(caps.get((pos.shape[0], G), 0), -(-max(E, 1) // 32) * 32)
+    n = pos.shape[0]                                            # capacity per (atoms, graphs) grows only: few shapes, few compiles
+    cap = self._capacity[n, G] = max(self._capacity.get((n, G), 0), -(-max(E, 1) // 32) * 32)
     if cap > E:                                                 # self-pairs of atom 0 a long way off: weighted out by the cut-off
         ei = torch.cat([ei, ei.new_zeros(2, cap - E)], dim=1)
         shift = torch.cat([shift, shift.new_tensor([_FAR, 0.0, 0.0]).expand(cap - E, 3)])
@@ -155,6 +155,14 @@ def _model(self:MolcrystCalculator, z, pos, ei, shift, batch, G:int, cut)->torch
     if key not in self._compiled_shapes and not self._check_compiled(key, z, pos, ei, shift, batch, G, cut):
         return bb.tensor_forward(z, pos, ei, shift, batch, G, cutoff=cut)
     return self._compiled(z, pos, ei, shift, batch, G, cutoff=cut)
+
+@patch
+def _tensor_energy_forces(self:MolcrystCalculator, z, pos:np.ndarray, ei, shift, batch, G:int, cut)->tuple:
+    "`(outputs [G,T], forces [N,3])` of the tensor or compiled engine from positions in Å (one structure, or a batch of them)."
+    p = torch.from_numpy(pos).to(self.device, self.dtype).requires_grad_(True)
+    with torch.enable_grad():
+        out = self._model(z, p, ei, shift, batch, G, cut)
+        return out.detach(), -torch.autograd.grad(out[:, 0].sum(), p)[0]
 
 @patch
 def _check_compiled(self:MolcrystCalculator, key, z, pos, ei, shift, batch, G, cut)->bool:
@@ -206,10 +214,7 @@ def _evaluate(self:MolcrystCalculator, a, pos, cell, pbc, stress:bool):
     "One energy (+forces, +stress) evaluation into `self.results`."
     if self.engine in ('tensor', 'compiled') and not stress:
         ei, shift, cut = self._edge_tensors(self._z, pos, cell, pbc)
-        p = torch.from_numpy(pos).to(self.device, self.dtype).requires_grad_(True)
-        with torch.enable_grad():
-            out = self._model(self._zt, p, ei, shift, self._batch, 1, cut)
-            f = -torch.autograd.grad(out[0, 0], p)[0]
+        out, f = self._tensor_energy_forces(self._zt, pos, ei, shift, self._batch, 1, cut)
         s = None
     else:
         i, j, S = self._edges(self._z, pos, cell, pbc)

@@ -67,10 +67,9 @@ class BatchEvaluator:
                 z, pos, ei, shift, cut = zip(*(items[k] for k in ks))
                 n = [len(x) for x in z]
                 off = np.cumsum([0] + n[:-1])
-                p = torch.from_numpy(np.concatenate(pos)).to(c.device, c.dtype).requires_grad_(True)
                 b = torch.repeat_interleave(torch.arange(len(ks), device=c.device), torch.tensor(n, device=c.device))
-                out = c._model(torch.cat(z), p, torch.cat([e + int(o) for e, o in zip(ei, off)], dim=1), torch.cat(shift), b, len(ks), cut[0])
-                f = -torch.autograd.grad(out[:, 0].sum(), p)[0]
+                out, f = c._tensor_energy_forces(torch.cat(z), np.concatenate(pos), torch.cat([e + int(o) for e, o in zip(ei, off)], dim=1),
+                                                 torch.cat(shift), b, len(ks), cut[0])
             else:
                 g = Batch.from_data_list([items[k] for k in ks])
                 out, f, _ = energy_forces(bb, g)
