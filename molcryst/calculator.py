@@ -254,8 +254,13 @@ def calculate(self:MolcrystCalculator, atoms=None, properties=('energy',), syste
     bad = [k for k in ('energy', 'forces', 'stress') if k in self.results and not np.isfinite(self.results[k]).all()]
     if bad:
         self.results = {}
-        raise NonFiniteError(f"{self._name}: non-finite {' and '.join(bad)} for {a.get_chemical_formula()} ({len(a)} atoms) "
-                             f"from {getattr(self.model, 'checkpoint_path', 'the model')}: the model's output is not a number here")
+        raise self._non_finite(bad, a)
+
+@patch
+def _non_finite(self:MolcrystCalculator, bad:list, a:Atoms)->NonFiniteError:
+    "The error for a model output that is not a number (`bad`: which of energy, forces, stress)."
+    return NonFiniteError(f"{self._name}: non-finite {' and '.join(bad)} for {a.get_chemical_formula()} ({len(a)} atoms) "
+                          f"from {getattr(self.model, 'checkpoint_path', 'the model')}: the model's output is not a number here")
 
 # %% ../nbs/40a_calculator.ipynb
 def to_torchmdnet_checkpoint(model,   # a molcryst TorchMD-NET energy model, checkpoint path or pretrained name

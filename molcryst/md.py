@@ -28,9 +28,10 @@ from .md_analysis import MOLECULES, molecule_atoms     # used by `molcryst md` b
 log = logging.getLogger('molcryst.md')
 
 # %% auto 0
-__all__ = ['log', 'LOG_COLUMNS', 'CLI_ALIASES', 'MDSettings', 'MDInstability', 'MDResult', 'read_frames', 'check_blowup',
-           'trajectory_lock', 'BlowupCheck', 'FrameWriter', 'LogWriter', 'ProgressBar', 'StepObserver', 'md_settings',
-           'run_md', 'energy_drift', 'cli_settings', 'cmd_md', 'add_cli']
+__all__ = ['log', 'LOG_COLUMNS', 'INTEGRATORS', 'CLI_ALIASES', 'MDSettings', 'MDInstability', 'MDResult', 'read_frames',
+           'force_blowup', 'check_blowup', 'trajectory_lock', 'BlowupCheck', 'FrameWriter', 'LogWriter', 'ProgressBar',
+           'StepObserver', 'md_settings', 'resolve_integrator', 'run_md', 'energy_drift', 'cli_settings', 'cmd_md',
+           'add_cli']
 
 # %% ../nbs/40b_dynamics.ipynb
 class MDSettings(Settings):
@@ -120,17 +121,24 @@ def _last_frame(p:Path)->Atoms|None:
     except Exception as e: raise DataError(f'cannot resume: not a readable ASE trajectory ({type(e).__name__}: {e})', p) from None
 
 # %% ../nbs/40b_dynamics.ipynb
+def force_blowup(e:float, f:np.ndarray, p:np.ndarray, numbers:np.ndarray, max_force:float)->tuple[str|None, float]:
+    "`(reason or None, largest force)` of an energy, forces and positions: non-finite values, or a force above `max_force` (eV/Å)."
+    if not (np.isfinite(e) and np.isfinite(f).all() and np.isfinite(p).all()):
+        what = [n for n, ok in (('energy', np.isfinite(e)), ('forces', np.isfinite(f).all()), ('positions', np.isfinite(p).all())) if not ok]
+        return f"non-finite {' and '.join(what)}", float('nan')
+    fn = np.sqrt((f ** 2).sum(1)); k = int(fn.argmax()); fmax = float(fn[k])
+    if fmax > max_force:
+        from ase.data import chemical_symbols
+        return f'force of {fmax:.3g} eV/Å on atom {k} ({chemical_symbols[numbers[k]]}), above max_force={max_force:g}', fmax
+    return None, fmax
+
 def check_blowup(atoms:Atoms,             # with a calculator whose results are current
                  max_force:float=50.0,    # eV/Å
                  min_distance:float=0.5,  # Å (0 turns the check off)
                 )->tuple[str|None, float]:
     "`(reason or None, largest force)`: non-finite values, a force above `max_force`, or atoms closer than `min_distance`."
-    e, f, p = atoms.get_potential_energy(), atoms.get_forces(), atoms.positions
-    if not (np.isfinite(e) and np.isfinite(f).all() and np.isfinite(p).all()):
-        what = [n for n, ok in (('energy', np.isfinite(e)), ('forces', np.isfinite(f).all()), ('positions', np.isfinite(p).all())) if not ok]
-        return f"non-finite {' and '.join(what)}", float('nan')
-    fn = np.sqrt((f ** 2).sum(1)); k = int(fn.argmax()); fmax = float(fn[k])
-    if fmax > max_force: return f'force of {fmax:.3g} eV/Å on atom {k} ({atoms[k].symbol}), above max_force={max_force:g}', fmax
+    reason, fmax = force_blowup(atoms.get_potential_energy(), atoms.get_forces(), atoms.positions, atoms.numbers, max_force)
+    if reason is not None: return reason, fmax
     if getattr(atoms.calc, 'min_distance', 0) >= min_distance: return None, fmax   # a MolcrystCalculator has refused closer atoms already
     close = closest_pair(*structure_arrays(atoms), min_distance)
     if close is not None: return f'{close[-1]}, below min_distance={min_distance:g}', fmax
@@ -208,16 +216,20 @@ class BlowupCheck:
         s = self.s
         reason, fmax = check_blowup(atoms, s.max_force, s.min_distance)
         if reason is not None or not (s.max_energy_change or s.max_temperature_K): return reason, fmax
-        n = len(atoms)
-        ek = atoms.get_kinetic_energy(); etot = atoms.get_potential_energy() + ek
-        T = 2 * ek / (3 * units.kB * n)
+        return self.energy(atoms.get_potential_energy(), atoms.get_kinetic_energy(), len(atoms)), fmax
+
+    def energy(self, epot:float, ekin:float, n:int)->str|None:
+        "The reason from the total energy's change (NVE) and the temperature, or None."
+        s = self.s
+        if not (s.max_energy_change or s.max_temperature_K): return None
+        etot, T = epot + ekin, 2 * ekin / (3 * units.kB * n)
         if self.etot0 is None: self.etot0 = etot                     # the first step observed is the reference
         de = (etot - self.etot0) / n
         if s.thermostat == 'nve' and s.max_energy_change and abs(de) > s.max_energy_change:
             return (f'total energy changed by {de:+.3g} eV/atom since step {self.start}, beyond max_energy_change={s.max_energy_change:g} '
-                    f'(the integration is unstable: time step too long, or the model unphysical here)'), fmax
-        if s.max_temperature_K and T > s.max_temperature_K: return f'temperature {T:.0f} K, above max_temperature_K={s.max_temperature_K:g}', fmax
-        return None, fmax
+                    f'(the integration is unstable: time step too long, or the model unphysical here)')
+        if s.max_temperature_K and T > s.max_temperature_K: return f'temperature {T:.0f} K, above max_temperature_K={s.max_temperature_K:g}'
+        return None
 
 # %% ../nbs/40b_dynamics.ipynb
 class FrameWriter:
@@ -322,7 +334,7 @@ def _integrator(atoms:Atoms, s:MDSettings, start:int):
 def _run_steps(obs:StepObserver, stack:contextlib.ExitStack)->tuple[int, str|None]:
     "Run the integrator to `steps`; `(last good step, why it stopped or None)`."
     s, start, dyn, calc = obs.s, obs.start, obs.dyn, obs.atoms.calc
-    stopped = None
+    stopped, refused = None, False
     try:
         with stack:
             try: dyn.run(s.steps - start)
@@ -330,12 +342,13 @@ def _run_steps(obs:StepObserver, stack:contextlib.ExitStack)->tuple[int, str|Non
                 step = start + dyn.nsteps + 1                         # the step whose forces it refused
                 close = closest_pair(*structure_arrays(obs.atoms), getattr(calc, 'min_distance', s.min_distance)) if isinstance(e, StructureError) else None
                 why = f'{close[-1]}, below min_distance={calc.min_distance:g}' if close else str(e)
+                refused = True                                        # the steps done were good; the next one was refused
                 raise obs.blown(step, why) from None
     except MDInstability as e:
         stopped = str(e)
         if s.on_blowup == 'raise': raise
         log.warning(stopped)
-    return (start + dyn.nsteps if stopped is None else max(start, start + dyn.nsteps - 1)), stopped
+    return (start + dyn.nsteps if stopped is None or refused else max(start, start + dyn.nsteps - 1)), stopped
 
 # %% ../nbs/40b_dynamics.ipynb
 def md_settings(settings:MDSettings|dict|None=None, fields:dict|None=None, source:str='run_md')->MDSettings:
@@ -344,6 +357,16 @@ def md_settings(settings:MDSettings|dict|None=None, fields:dict|None=None, sourc
     return MDSettings.from_dict({**base, **(fields or {})}, source=source)
 
 # %% ../nbs/40b_dynamics.ipynb
+INTEGRATORS = ('auto', 'ase', 'molcryst')
+
+def resolve_integrator(integrator:str, calc, atoms:Atoms)->str:
+    "'ase' or 'molcryst': 'auto' takes molcryst's for a `MolcrystCalculator` on atoms without constraints."
+    if integrator not in INTEGRATORS: raise ConfigError(f"integrator must be one of {', '.join(map(repr, INTEGRATORS))}, got {integrator!r}")
+    native = isinstance(calc, MolcrystCalculator) and not atoms.constraints
+    if integrator == 'molcryst' and not native:
+        raise ConfigError("integrator='molcryst' needs a MolcrystCalculator and atoms without constraints; use integrator='ase'")
+    return integrator if integrator != 'auto' else 'molcryst' if native else 'ase'
+
 def run_md(atoms:Atoms,                 # start structure (copied; its momenta are used when temperature_K is None)
            calculator=None,             # an ASE calculator (default: `atoms.calc`), e.g. a `MolcrystCalculator`
            settings:MDSettings|dict|None=None, # the run's settings (default: `MDSettings()`)
@@ -352,12 +375,16 @@ def run_md(atoms:Atoms,                 # start structure (copied; its momenta a
            resume:bool=False,           # continue `trajectory` from its last frame
            overwrite:bool=False,        # start again even if `trajectory` holds frames
            progress:bool=True,          # progress bar
+           integrator:str='auto',       # 'ase' (ASE's VelocityVerlet and Langevin), 'molcryst' (the same equations in NumPy, for a `MolcrystCalculator`: `molcryst.replicas`), 'auto' (molcryst where it applies)
            **fields,                    # `MDSettings` fields (steps, timestep_fs, temperature_K, …), changing `settings`
           )->MDResult:
     "NVE (velocity Verlet) or Langevin MD with a trajectory written as it goes, a log, blow-up detection and resume."
     s = md_settings(settings, fields)
     calc = calculator if calculator is not None else atoms.calc
     if calc is None: raise ConfigError('run_md needs a calculator (pass calculator= or set atoms.calc)')
+    if resolve_integrator(integrator, calc, atoms) == 'molcryst':
+        from molcryst.replicas import BatchEvaluator, _run_batched          # a batch of one
+        return _run_batched([atoms], [calc], [s], [Path(trajectory) if trajectory is not None else None], resume, overwrite, progress, BatchEvaluator(calc))[0]
     atoms = atoms.copy(); atoms.calc = calc
     atoms.get_forces()                       # the start structure: a bad one (overlapping atoms) is an error, before any file is written
     traj = Path(trajectory) if trajectory is not None else None

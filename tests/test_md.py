@@ -243,3 +243,27 @@ def test_compiled_engine_equals_graph_engine_and_falls_back(monkeypatch, caplog)
         e0, f0 = ef(graph, frames[1])
         assert abs(e - e0) <= 1e-5 * abs(e0) and np.abs(f - f0).max() <= 1e-5 * np.abs(f0).max()
         caplog.clear()
+
+
+def test_molcryst_integrator_is_ase_bit_for_bit_with_resume_and_mixed_batches(tmp_path):
+    "molcryst's integrator against ASE's classes (float64): Langevin run in two pieces (resumed), and a batch mixing NVE and Langevin replicas of two molecules."
+    from molcryst.pretrained import load
+    from molcryst.replicas import run_replicas
+    model = load(MODEL)
+    calc = lambda: MolcrystCalculator(model, dtype=torch.float64)
+    eth, prop = molecule_atoms('ethanol'), molecule_atoms('n-propanol')
+    kw = dict(timestep_fs=0.5, temperature_K=350, thermostat='langevin', friction=0.05, save_every=5, log_every=5, seed=7, progress=False)
+    ends = {}
+    for integrator in ('molcryst', 'ase'):
+        t = tmp_path / f'{integrator}.traj'
+        run_md(eth, calc(), steps=15, trajectory=t, integrator=integrator, **kw)
+        r = run_md(eth, calc(), steps=30, trajectory=t, resume=True, integrator=integrator, **kw)
+        assert (r.start_step, r.steps) == (15, 30)
+        ends[integrator] = (r.atoms.positions, r.atoms.get_momenta(), pd.read_csv(t.with_suffix('.csv')).to_numpy())
+    for a, b in zip(*ends.values()): np.testing.assert_array_equal(a, b)
+    per = [dict(thermostat='langevin', friction=0.02, temperature_K=500), {}, dict(thermostat='langevin', friction=0.05), {}]
+    reps = run_replicas([eth, prop, prop, eth], calc(), steps=25, timestep_fs=0.5, temperature_K=300, save_every=5, log_every=5, per_replica=per)
+    for k, (a, extra) in enumerate(zip([eth, prop, prop, eth], per)):
+        one = run_md(a, calc(), steps=25, timestep_fs=0.5, save_every=5, log_every=5, seed=k, progress=False, integrator='ase', **{'temperature_K': 300, **extra})
+        np.testing.assert_allclose(reps[k].atoms.positions, one.atoms.positions, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(reps[k].log.etot.to_numpy(), one.log.etot.to_numpy(), rtol=0, atol=1e-9)
