@@ -93,7 +93,7 @@ class MolcrystCalculator(Calculator):
         if threads is not None and not (isinstance(threads, int) and threads >= 1): raise ConfigError(f'threads must be an integer ≥ 1 or None, got {threads!r}')
         self.threads = threads
         self.engine = resolve_engine(engine, m.backbone)
-        self._compiled, self._compiled_shapes, self._capacity = None, set(), {}   # the compiled engine's function, checked shapes, edge capacity per (atoms, graphs)
+        self._compiled, self._compiled_shapes, self._capacity, self._padded = None, set(), {}, None   # the compiled engine's function, checked shapes, edge capacity per (atoms, graphs), padded edges
         self.parameters = dict(model=str(getattr(m, 'checkpoint_path', 'in-memory model')), skin=self.skin,
                                dtype=str(dtype).replace('torch.', ''), engine=self.engine)
         self._nl, self.neighbor_builds, self._warned, self._key = None, 0, set(), None
@@ -148,8 +148,11 @@ def _model(self:MolcrystCalculator, z, pos, ei, shift, batch, G:int, cut)->torch
     n = pos.shape[0]                                            # capacity per (atoms, graphs) grows only: few shapes, few compiles
     cap = self._capacity[n, G] = max(self._capacity.get((n, G), 0), -(-max(E, 1) // 32) * 32)
     if cap > E:                                                 # self-pairs of atom 0 a long way off: weighted out by the cut-off
-        ei = torch.cat([ei, ei.new_zeros(2, cap - E)], dim=1)
-        shift = torch.cat([shift, shift.new_tensor([_FAR, 0.0, 0.0]).expand(cap - E, 3)])
+        p = self._padded                                        # kept while the edges are (a Verlet list's lifetime)
+        if p is None or p[0] is not ei or p[1] is not shift or p[2] != cap:
+            p = self._padded = (ei, shift, cap, torch.cat([ei, ei.new_zeros(2, cap - E)], dim=1),
+                                torch.cat([shift, shift.new_tensor([_FAR, 0.0, 0.0]).expand(cap - E, 3)]))
+        ei, shift = p[3], p[4]
     cut = self.cutoff if cut is None else cut
     key = (pos.shape[0], cap, G)
     if key not in self._compiled_shapes and not self._check_compiled(key, z, pos, ei, shift, batch, G, cut):
