@@ -73,7 +73,12 @@ def save(name:str, rows:list[dict], columns:list[str], command:str, notes:list[s
 LABELS = {'graphs_per_s': 'graphs/s', 'speedup': '× reference', 'peak_tensor_mib': 'peak tensor MiB (1 step)',
           'peak_rss_mib': 'peak RSS Δ MiB', 'float64_rel_diff': 'float64 vs reference: outputs / gradients (max rel.)',
           'per_round': 'per round', 'form': 'edge network form', 'steps_s': 'steps/s (wall)', 'ratio': '× torchmd-net',
-          'cpu_steps_s': 'steps per CPU s', 'cpu_ratio': '× torchmd-net (CPU)', 'flush': 'flush subnormals'}
+          'cpu_steps_s': 'steps per CPU s', 'cpu_ratio': '× torchmd-net (CPU)', 'flush': 'flush subnormals',
+          # the MD study (nbs/40_md.ipynb)
+          'w_bonds_A': 'W, all bonds (Å)', 'noise_bonds_A': 'noise, bonds (Å)', 'bonds_x_noise': 'bonds: × noise',
+          'w_angles_deg': 'W, all angles (°)', 'noise_angles_deg': 'noise, angles (°)', 'angles_x_noise': 'angles: × noise',
+          'drift_meV_per_atom_per_ps': 'NVE drift (meV/atom/ps)', 'steps_per_cpu_s': 'model steps per CPU s',
+          'cpu_min': 'model CPU min', 'xtb_cpu_min': 'GFN2-xTB CPU min'}
 
 def _profiles(profiles:dict)->list[str]:
     "Where the time of a training step goes: the parts of the model, and the operators with the most self CPU time."
