@@ -1,5 +1,5 @@
-"""The Colab tutorials in colab/: each is self-contained (a guarded install cell, a `parameters` cell, no stored
-outputs) and runs top to bottom under papermill, offline, against the local package with small parameters.
+"""The Colab tutorials in colab/: each is self-contained (a guarded install cell, a `parameters` cell, the stored
+outputs of its reference run) and runs top to bottom under papermill, offline, against the local package with small parameters.
 Each run is then checked for what the tutorial promises: figures, tables and the files it writes."""
 import importlib.util, json, re
 from configparser import ConfigParser
@@ -53,9 +53,25 @@ def test_tutorial_is_self_contained_for_colab(name):
     assert len(params) == 1 and code.index(params[0]) == 1, 'the second code cell holds the papermill parameters'
     for k in SMALL[name]:
         assert re.search(rf'^{k}\s*=', _src(params[0]), re.M), f'test parameter {k!r} is not a parameter of {name}'
-    assert all(not c.get('outputs') and c.get('execution_count') is None for c in code), 'stored without outputs'
+    _stored_outputs(name, nb, code)
     text = '\n'.join(_src(c) for c in cells)
     assert 'opt.' not in text and '!mv' not in text and 'os.chdir' not in text, "none of the seed's file moving or opt objects"
+
+
+def _stored_outputs(name, nb, code):
+    "Stored with the outputs of its reference run (`scripts/execute_tutorials.py`): figures and tables, no errors, no progress bars, small."
+    assert re.search(r'\*Outputs stored from a run on .+ min with the parameters below .*scripts/execute_tutorials\.py ' + name, _src(nb['cells'][0])), \
+        'the first cell says where the stored outputs come from'
+    outs = [o for c in code for o in c.get('outputs', [])]
+    assert not code[0].get('outputs'), 'the install cell did nothing in the reference run'
+    assert not [o for o in outs if o.get('output_type') == 'error'], 'no error in the stored run'
+    assert any('image/png' in o.get('data', {}) for o in outs), 'stored figures'
+    html = lambda o: ''.join(o.get('data', {}).get('text/html', ''))     # nbformat keeps text as a list of lines
+    assert any('<table' in html(o) for o in outs), 'stored tables'
+    assert not any('injected-parameters' in c.get('metadata', {}).get('tags', []) for c in nb['cells']), 'the parameters cell shows the defaults'
+    streams = ''.join(o['text'] if isinstance(o['text'], str) else ''.join(o['text']) for o in outs if o.get('output_type') == 'stream')
+    assert '\r' not in streams and 'it/s]' not in streams, 'no progress bars in the stored outputs'
+    assert (COLAB / f'{name}.ipynb').stat().st_size < 1_500_000, 'small in the repository'
 
 
 def _outputs(nb):
