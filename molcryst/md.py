@@ -29,9 +29,9 @@ log = logging.getLogger('molcryst.md')
 
 # %% auto 0
 __all__ = ['log', 'LOG_COLUMNS', 'INTEGRATORS', 'CLI_ALIASES', 'MDSettings', 'MDInstability', 'MDResult', 'read_frames',
-           'force_blowup', 'check_blowup', 'trajectory_lock', 'BlowupCheck', 'FrameWriter', 'LogWriter', 'ProgressBar',
-           'StepObserver', 'md_settings', 'resolve_integrator', 'run_md', 'energy_drift', 'cli_settings', 'cmd_md',
-           'add_cli']
+           'force_blowup', 'refusal_reason', 'check_blowup', 'trajectory_lock', 'BlowupCheck', 'FrameWriter',
+           'LogWriter', 'ProgressBar', 'StepObserver', 'md_settings', 'resolve_integrator', 'run_md', 'energy_drift',
+           'cli_settings', 'cmd_md', 'add_cli']
 
 # %% ../nbs/40b_dynamics.ipynb
 class MDSettings(Settings):
@@ -131,6 +131,11 @@ def force_blowup(e:float, f:np.ndarray, p:np.ndarray, numbers:np.ndarray, max_fo
         from ase.data import chemical_symbols
         return f'force of {fmax:.3g} eV/Å on atom {k} ({chemical_symbols[numbers[k]]}), above max_force={max_force:g}', fmax
     return None, fmax
+
+def refusal_reason(e:Exception, z, pos, cell, pbc, min_distance:float)->str:
+    "Why the calculator refused a step, as a blow-up reason: the closest pair for a `StructureError` below `min_distance`, else the error."
+    close = closest_pair(z, pos, cell, pbc, min_distance) if isinstance(e, StructureError) else None
+    return f'{close[-1]}, below min_distance={min_distance:g}' if close else str(e)
 
 def check_blowup(atoms:Atoms,             # with a calculator whose results are current
                  max_force:float=50.0,    # eV/Å
@@ -340,8 +345,7 @@ def _run_steps(obs:StepObserver, stack:contextlib.ExitStack)->tuple[int, str|Non
             try: dyn.run(s.steps - start)
             except (StructureError, NonFiniteError) as e:             # the calculator refused a step: atoms collided, or NaN
                 step = start + dyn.nsteps + 1                         # the step whose forces it refused
-                close = closest_pair(*structure_arrays(obs.atoms), getattr(calc, 'min_distance', s.min_distance)) if isinstance(e, StructureError) else None
-                why = f'{close[-1]}, below min_distance={calc.min_distance:g}' if close else str(e)
+                why = refusal_reason(e, *structure_arrays(obs.atoms), getattr(calc, 'min_distance', s.min_distance))
                 refused = True                                        # the steps done were good; the next one was refused
                 raise obs.blown(step, why) from None
     except MDInstability as e:

@@ -8,6 +8,7 @@ import contextlib, copy, logging, time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from ase import Atoms, units
 from torch_geometric.data import Batch
@@ -17,7 +18,7 @@ from .calculator import MolcrystCalculator
 from .graphs import closest_pair, make_graph
 from .models.layers import energy_forces
 from .md import (BlowupCheck, FrameWriter, LogWriter, MDResult, MDSettings, ProgressBar, StepObserver, LOG_COLUMNS,
-                         _start_state, force_blowup, md_settings, read_frames, trajectory_lock)
+                         _start_state, force_blowup, md_settings, read_frames, refusal_reason, trajectory_lock)
 
 log = logging.getLogger('molcryst.md')
 
@@ -127,8 +128,7 @@ class _Run:
 
     def refused(self, t0:float, step:int, e:Exception):
         "The calculator refused `step`'s positions: named as `run_md` names it."
-        close = closest_pair(self.z, self.R, self.cell, self.pbc, self.calc.min_distance) if isinstance(e, StructureError) else None
-        self.blow(t0, step, f'{close[-1]}, below min_distance={self.calc.min_distance:g}' if close else str(e), refused=True)
+        self.blow(t0, step, refusal_reason(e, self.z, self.R, self.cell, self.pbc, self.calc.min_distance), refused=True)
 
     def observe(self, t0:float, step:int):
         "After a step (or at the start): blow-up checks, then frame, log line and progress; ends the run at its last step."
@@ -255,7 +255,6 @@ def _run_batched(structures:list, calcs:list, sets:list, trajs:list, resume:bool
         for r in runs:
             if r.error is not None and len(runs) > 1: log.error(f'replica {r.k} ({r.atoms.get_chemical_formula()}): {r.error}')
         raise first
-    import pandas as pd
     return [MDResult(r.atoms, r.traj, pd.DataFrame(r.rows, columns=LOG_COLUMNS), r.done, r.start, float(r.s.timestep_fs), r.seconds, r.stopped)
             for r in runs]
 
