@@ -55,6 +55,16 @@ def test_page_names_are_unique_and_nbdev_doc_links_resolve():
     assert linked <= set(pages), f'doc links to pages that do not exist: {linked - set(pages)}'
 
 
+def test_no_committed_notebook_carries_injected_parameters():
+    """A notebook stored with the outputs of a reference run keeps its parameters cell at the defaults: nbdev_test
+    (CI) runs every code cell, so a papermill-injected cell would run the reference scale (hours) in CI."""
+    import json
+    for p in sorted([*(ROOT / 'nbs').glob('*.ipynb'), *(ROOT / 'colab').glob('*.ipynb')]):
+        cells = json.loads(p.read_text())['cells']
+        tagged = [i for i, c in enumerate(cells) if 'injected-parameters' in c.get('metadata', {}).get('tags', [])]
+        assert not tagged, f'{p.name}: cell {tagged[0]} is papermill\'s injected parameters; drop it when storing outputs'
+
+
 def _chromium_or_skip():
     if render_docs.chromium() is None:
         pytest.skip('no chromium on PATH (Debian: apt-get install chromium; scripts/test.sh installs it when run as root)')
