@@ -38,6 +38,8 @@ def resumable_random_search_class():
         def __init__(self, problem, random_state=None, log_dir='.', verbose=0, stopper=None, checkpoint_restart=False):
             Search.__init__(self, problem, random_state, log_dir, verbose, stopper, True, None, checkpoint_restart)
             self._problem.space.seed(self._random_state.randint(0, np.iinfo(np.int32).max))   # as RandomSearch.__init__
+        def _ask(self, n:int=1)->list:
+            return [p for _ in range(n) for p in RandomSearch._ask(self, 1)]   # one draw at a time (see above)
     return ResumableRandomSearch
 
 # %% ../nbs/00b_compat.ipynb

@@ -4,7 +4,7 @@
 
 # %% ../nbs/20b_trial.ipynb 3
 from __future__ import annotations
-import functools, logging, math, os, time, traceback
+import functools, logging, math, os, socket, time, traceback
 from pathlib import Path
 
 import numpy as np
@@ -102,7 +102,7 @@ def run_trial(job,                       # DeepHyper's RunningJob: `job.paramete
         import torch
         torch.set_num_threads(int(threads))
     tdir = Path(trials_dir) / f'trial-{_trial_id(job):04d}'
-    meta = dict(trial=tdir.name)
+    meta = dict(trial=tdir.name, host=socket.gethostname(), pid=os.getpid())
     try:
         cfg = SearchSpace.from_dict(space).apply(TrainConfig.from_dict(config), dict(job.parameters)).replace(run_dir=str(tdir))
         rep = reporter(job, objective)
@@ -144,7 +144,7 @@ def _cluster_options(evaluator:str, kw:dict, run_kwargs:dict)->dict:
     "The options of the `ray` and `mpicomm` evaluators (each checks its package first)."
     if evaluator == 'ray':
         try: import ray  # noqa: F401
-        except ImportError: raise ConfigError("evaluator 'ray' needs the ray package (pip install 'ray[default]')") from None
+        except ImportError: raise ConfigError("evaluator 'ray' needs the ray package (pip install ray)") from None
         run_kwargs['threads'] = int(kw.get('num_cpus_per_task', 1))
         return kw
     try: import mpi4py  # noqa: F401
