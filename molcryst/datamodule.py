@@ -130,16 +130,20 @@ def default_num_workers()->int:
     n = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
     return 0 if n <= 2 else min(4, n - 1)
 
-class EpochSampler(torch.utils.data.Sampler):
+class EpochSampler(torch.utils.data.DistributedSampler):
     """A shuffling sampler whose order depends only on `(seed, epoch)`: a run resumed mid-way sees the batches an uninterrupted run would.
     Epochs are consecutive `epoch_size` slices of a stream of shuffles (shuffle `p` seeded by `(seed, p)`), so an epoch
-    smaller than the set still visits every structure once before any is repeated; by default an epoch is one shuffle."""
-    def __init__(self, n:int, seed:int=0, epoch_size:int|None=None):
+    smaller than the set still visits every structure once before any is repeated; by default an epoch is one shuffle.
+    Rank `rank` of `num_replicas` takes every `num_replicas`-th structure of that order from its rank on (padded from the
+    start to a multiple of the ranks), so batch k of all ranks together is batch k of one process with `num_replicas`
+    times the batch size. A `DistributedSampler` so that Lightning keeps it rather than wrapping it in one that reshuffles."""
+    def __init__(self, n:int, seed:int=0, epoch_size:int|None=None, num_replicas:int=1, rank:int=0):
+        super().__init__(range(n), num_replicas=num_replicas, rank=rank, shuffle=False, seed=seed)
         self.n, self.seed, self.epoch = n, seed, 0
         self.size = n if epoch_size is None else int(epoch_size)
         if self.size < 1: raise ValueError(f'epoch_size must be ≥ 1, got {epoch_size!r}')
     def set_epoch(self, epoch:int): self.epoch = epoch        # Lightning calls this before every epoch
-    def __len__(self): return self.size if self.n else 0
+    def __len__(self): return -(-self.size // self.num_replicas) if self.n else 0
     def _shuffle(self, p:int)->list:
         g = torch.Generator().manual_seed(self.seed * 100_003 + p)
         return torch.randperm(self.n, generator=g).tolist()
@@ -150,6 +154,9 @@ class EpochSampler(torch.utils.data.Sampler):
         while len(out) < self.size:
             out += self._shuffle(p)[off:off + self.size - len(out)]
             p, off = p + 1, 0
+        if self.num_replicas > 1:                                 # this rank's share of the epoch
+            total = len(self) * self.num_replicas
+            out = (out + out * self.num_replicas)[:total][self.rank::self.num_replicas]
         return iter(out)
 
 # %% ../nbs/03_datamodule.ipynb
@@ -167,6 +174,7 @@ class GraphDataModule(L.LightningDataModule):
                  dataset_kwargs:dict|None=None,   # options for `load_dataset` when `dataset` is a name
                  shuffle_seed:int|None=None,      # seed of the training order (default: `seed`)
                  epoch_size:int|None=None,        # training structures per epoch (default: the training split)
+                 write_split:bool=True,           # write split.json when run_dir has none (False: the other ranks of a multi-process run, which only read it)
                 ):
         super().__init__()
         self.dataset = load_dataset(dataset, **(dataset_kwargs or {})) if isinstance(dataset, str) else dataset
@@ -174,7 +182,7 @@ class GraphDataModule(L.LightningDataModule):
         self.targets = list(self.dataset.targets)
         self.split, self.seed, self.batch_size = split, seed, batch_size
         self.shuffle_seed = seed if shuffle_seed is None else shuffle_seed
-        self.epoch_size = epoch_size
+        self.epoch_size, self.write_split = epoch_size, write_split
         self.run_dir = Path(run_dir) if run_dir is not None else None
         if extensive is None: extensive = extensive_default(self.targets, getattr(self.dataset, 'kind', None))
         elif isinstance(extensive, bool): extensive = [extensive] * len(self.targets)
@@ -196,7 +204,7 @@ def setup(self:GraphDataModule, stage=None):
         if len(self.idx[k]) == 0:
             self.idx = None
             raise EmptyDatasetError(f'the {k} split is empty ({n} structures, split={tuple(self.split)})', self.dataset.name, field=k)
-    if fresh and f is not None: save_split(f, self.idx, ids, seed=self.seed, split=list(self.split), dataset=self.dataset.name)
+    if fresh and f is not None and self.write_split: save_split(f, self.idx, ids, seed=self.seed, split=list(self.split), dataset=self.dataset.name)
     tr = self.idx['train']
     st = self.dataset.store
     ptr = st['atom_ptr']
@@ -210,7 +218,9 @@ def subset(self:GraphDataModule, name:str): return torch.utils.data.Subset(self.
 @patch
 def _loader(self:GraphDataModule, name, shuffle):
     sub = self.subset(name)
-    return DataLoader(sub, batch_size=self.batch_size, sampler=EpochSampler(len(sub), self.shuffle_seed, self.epoch_size) if shuffle else None,
+    t = self.trainer                                          # attached by Lightning: this process's share of a multi-process run
+    ranks = dict(num_replicas=t.world_size, rank=t.global_rank) if t is not None else {}
+    return DataLoader(sub, batch_size=self.batch_size, sampler=EpochSampler(len(sub), self.shuffle_seed, self.epoch_size, **ranks) if shuffle else None,
                       num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
 @patch
 def train_dataloader(self:GraphDataModule): return self._loader('train', True)

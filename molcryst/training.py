@@ -196,14 +196,14 @@ def _quiet_lightning(progress:bool):
         for l, v in zip(loggers, old): l.setLevel(v)
 
 # %% ../nbs/10d_fit.ipynb
-def _data_module(cfg:TrainConfig, run_dir:Path, progress:bool)->GraphDataModule:
-    "The data module of a run: the dataset, its split (written to the run folder) and the target scaler."
+def _data_module(cfg:TrainConfig, run_dir:Path, progress:bool, write_split:bool=True)->GraphDataModule:
+    "The data module of a run: the dataset, its split (written to the run folder by the first rank) and the target scaler."
     ds_kw = dict(cfg.dataset_kwargs)
     if cfg.cutoff is not None: ds_kw['cutoff'] = cfg.cutoff
     ds_kw.setdefault('progress', progress)
     return GraphDataModule(cfg.dataset, cfg.targets, cfg.split, seed=cfg.split_seed, batch_size=cfg.batch_size, run_dir=run_dir,
                            extensive=cfg.extensive, num_workers=cfg.num_workers, dataset_kwargs=ds_kw, shuffle_seed=cfg.seed,
-                           epoch_size=cfg.epoch_size)
+                           epoch_size=cfg.epoch_size, write_split=write_split)
 
 @contextlib.contextmanager
 def _removed_on_error(run_dir:Path, created:bool):
@@ -212,6 +212,13 @@ def _removed_on_error(run_dir:Path, created:bool):
     except MolcrystError:
         if created: shutil.rmtree(run_dir, ignore_errors=True)
         raise
+
+# %% ../nbs/10d_fit.ipynb
+def _launched_rank_zero()->bool:
+    "Whether this process is the first of its job, from what its launcher set before Lightning starts (a lone process is)."
+    env = os.environ
+    if 'RANK' in env: return int(env['RANK']) == 0                      # torchrun: the global rank
+    return int(env.get('NODE_RANK', env.get('GROUP_RANK', 0))) == 0 and int(env.get('LOCAL_RANK', 0)) == 0
 
 # %% ../nbs/10d_fit.ipynb
 def build_model(cfg:TrainConfig, dm:GraphDataModule)->GraphModel:
@@ -285,10 +292,10 @@ def fit(config:TrainConfig|dict|str|Path|None=None, # a config, a dict of fields
     t0 = time.perf_counter()
     cfg = as_config(config, **overrides)
     run_dir = Path(cfg.run_dir) if cfg.run_dir else cfg.default_run_dir()
-    rank0 = int(os.environ.get('LOCAL_RANK', os.environ.get('RANK', '0'))) == 0 and os.environ.get('NODE_RANK', '0') == '0'
+    rank0 = _launched_rank_zero()                             # only the first rank checks and writes the run folder
     if rank0: _prepare_run_dir(cfg, run_dir, resume, overwrite, create=False)
     seed_everything(cfg.seed)
-    dm = _data_module(cfg, run_dir, progress)
+    dm = _data_module(cfg, run_dir, progress, write_split=rank0)
     created = not run_dir.exists()                            # the data and targets are valid: now the folder
     run_dir.mkdir(parents=True, exist_ok=True)
     with _removed_on_error(run_dir, created):                 # an empty split or a refused AMP leaves nothing behind
