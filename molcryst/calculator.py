@@ -93,7 +93,7 @@ class MolcrystCalculator(Calculator):
         if threads is not None and not (isinstance(threads, int) and threads >= 1): raise ConfigError(f'threads must be an integer ≥ 1 or None, got {threads!r}')
         self.threads = threads
         self.engine = resolve_engine(engine, m.backbone)
-        self._compiled, self._compiled_shapes, self._capacity, self._padded = None, set(), {}, None   # the compiled engine's function, checked shapes, edge capacity per (atoms, graphs), padded edges
+        self._compiled, self._capacity, self._padded = {}, {}, None   # the compiled engine's checked functions per shape, edge capacity per (atoms, graphs), padded edges
         self.parameters = dict(model=str(getattr(m, 'checkpoint_path', 'in-memory model')), skin=self.skin,
                                dtype=str(dtype).replace('torch.', ''), engine=self.engine)
         self._nl, self.neighbor_builds, self._warned, self._key = None, 0, set(), None
@@ -139,58 +139,70 @@ def _edge_tensors(self:MolcrystCalculator, z, pos, cell, pbc)->tuple:
 _FAR = 1e3      # Å: the offset of padding pairs, far beyond any cut-off
 SMALL_ATOMS = 256   # compiled kernels of systems up to this size run on one thread (ethanol: 1.1-1.4x faster with 2 threads than letting them split)
 
+def _joint_energy_forces(backbone, G:int, cut:float):
+    "`(z, pos, edge_index, shift, batch) -> (outputs [G,T], forces [N,3])`: `tensor_forward` and its gradient as one function (`torch.func.grad`), to be traced into one graph."
+    def energy_forces(z, pos, ei, shift, batch):
+        def energy(p):
+            out = backbone.tensor_forward(z, p, ei, shift, batch, G, cutoff=cut)
+            return out[:, 0].sum(), out
+        g, out = torch.func.grad(energy, has_aux=True)(pos)
+        return out, -g
+    return energy_forces
+
 @patch
-def _model(self:MolcrystCalculator, z, pos, ei, shift, batch, G:int, cut)->torch.Tensor:
-    "The backbone's `tensor_forward` `[G, T]`, eager or (engine 'compiled') compiled on padded edges."
-    bb = self.model.backbone
-    if self.engine != 'compiled': return bb.tensor_forward(z, pos, ei, shift, batch, G, cutoff=cut)
+def _pad_edges(self:MolcrystCalculator, ei, shift, n:int, G:int)->tuple:
+    "`(edge_index, shift, capacity)`: the edges padded to a capacity per (atoms, graphs) that only grows (few shapes, few compiles)."
     E = ei.shape[1]
-    n = pos.shape[0]                                            # capacity per (atoms, graphs) grows only: few shapes, few compiles
     cap = self._capacity[n, G] = max(self._capacity.get((n, G), 0), -(-max(E, 1) // 32) * 32)
-    if cap > E:                                                 # self-pairs of atom 0 a long way off: weighted out by the cut-off
-        p = self._padded                                        # kept while the edges are (a Verlet list's lifetime)
-        if p is None or p[0] is not ei or p[1] is not shift or p[2] != cap:
-            p = self._padded = (ei, shift, cap, torch.cat([ei, ei.new_zeros(2, cap - E)], dim=1),
-                                torch.cat([shift, shift.new_tensor([_FAR, 0.0, 0.0]).expand(cap - E, 3)]))
-        ei, shift = p[3], p[4]
-    cut = self.cutoff if cut is None else cut
-    key = (pos.shape[0], cap, G)
-    if key not in self._compiled_shapes and not self._check_compiled(key, z, pos, ei, shift, batch, G, cut):
-        return bb.tensor_forward(z, pos, ei, shift, batch, G, cutoff=cut)
-    return self._compiled(z, pos, ei, shift, batch, G, cutoff=cut)
+    if cap == E: return ei, shift, cap
+    p = self._padded                                            # kept while the edges are (a Verlet list's lifetime)
+    if p is None or p[0] is not ei or p[1] is not shift or p[2] != cap:   # self-pairs of atom 0 a long way off: weighted out by the cut-off
+        p = self._padded = (ei, shift, cap, torch.cat([ei, ei.new_zeros(2, cap - E)], dim=1),
+                            torch.cat([shift, shift.new_tensor([_FAR, 0.0, 0.0]).expand(cap - E, 3)]))
+    return p[3], p[4], cap
 
 @patch
 def _tensor_energy_forces(self:MolcrystCalculator, z, pos:np.ndarray, ei, shift, batch, G:int, cut)->tuple:
     "`(outputs [G,T], forces [N,3])` of the tensor or compiled engine from positions in Å (one structure, or a batch of them)."
-    p = torch.from_numpy(pos).to(self.device, self.dtype).requires_grad_(True)
+    p = torch.from_numpy(pos).to(self.device, self.dtype)
+    if self.engine == 'compiled':
+        eip, shp, cap = self._pad_edges(ei, shift, p.shape[0], G)
+        key = (p.shape[0], cap, G, self.cutoff if cut is None else cut)
+        fn = self._compiled.get(key)
+        if fn is None: fn = self._compile(key, z, p, eip, shp, batch)
+        if fn is not None: return fn(z, p, eip, shp, batch)
+    return self._eager_energy_forces(z, p, ei, shift, batch, G, cut)
+
+@patch
+def _eager_energy_forces(self:MolcrystCalculator, z, p:torch.Tensor, ei, shift, batch, G:int, cut)->tuple:
+    "`(outputs, forces)` of `tensor_forward` by autograd (the tensor engine)."
+    p = p.detach().requires_grad_(True)
     with torch.enable_grad():
-        out = self._model(z, p, ei, shift, batch, G, cut)
+        out = self.model.backbone.tensor_forward(z, p, ei, shift, batch, G, cutoff=cut)
         return out.detach(), -torch.autograd.grad(out[:, 0].sum(), p)[0]
 
 @patch
-def _check_compiled(self:MolcrystCalculator, key, z, pos, ei, shift, batch, G, cut)->bool:
-    "Compile for a new shape and compare outputs and forces with the tensor engine; on a failure or a mismatch, warn and switch to it."
-    bb = self.model.backbone
+def _compile(self:MolcrystCalculator, key, z, p, ei, shift, batch):
+    "Trace energy and forces into one graph for this shape, compile it and compare with the tensor engine; on a failure or a mismatch, warn, switch to the tensor engine and return None."
+    from torch.fx.experimental.proxy_tensor import make_fx
+    n, _, G, cut = key
+    opts = {}
+    if self.device.type == 'cpu':                               # inductor's fusions gave wrong forces on this joint graph in torch 2.13 (bisected): one op per kernel
+        opts = dict(cpp_wrapper=True, max_fusion_size=1, **({'cpp.threads': 1} if n <= SMALL_ATOMS else {}))
     try:
-        if self._compiled is None:
-            opts = dict(cpp_wrapper=True, **({'cpp.threads': 1} if pos.shape[0] <= SMALL_ATOMS else {})) if self.device.type == 'cpu' else {}
-            self._compiled = torch.compile(bb.tensor_forward, dynamic=False, fullgraph=True, options=opts)
-        res = []
-        for fn in (self._compiled, bb.tensor_forward):
-            p = pos.detach().clone().requires_grad_(True)
-            with torch.enable_grad():
-                out = fn(z, p, ei, shift, batch, G, cutoff=cut)
-                res.append((out.detach(), torch.autograd.grad(out[:, 0].sum(), p)[0]))
-        (o1, f1), (o0, f0) = res
+        gm = make_fx(_joint_energy_forces(self.model.backbone, G, cut))(z, p, ei, shift, batch)
+        fn = torch.compile(gm, dynamic=False, fullgraph=True, options=opts)
+        (o1, f1), (o0, f0) = fn(z, p, ei, shift, batch), self._eager_energy_forces(z, p, ei, shift, batch, G, cut)
         do, df = float((o1 - o0).abs().max()), float((f1 - f0).abs().max())
         ok = do <= 1e-4 * (float(o0.abs().max()) + 1e-2) and df <= 1e-4 * (float(f0.abs().max()) + 1e-2)
         why = f'it differs from the tensor engine (outputs by {do:.1e}, forces by {df:.1e})'
     except Exception as e: ok, why = False, f'compiling failed ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ""})'
-    if ok: self._compiled_shapes.add(key)
-    else:
-        log.warning(f"engine='compiled': {why}; using engine='tensor'")
-        self.engine = 'tensor'
-    return ok
+    if ok:
+        self._compiled[key] = fn
+        return fn
+    log.warning(f"engine='compiled': {why}; using engine='tensor'")
+    self.engine = 'tensor'
+
 
 # %% ../nbs/40a_calculator.ipynb
 @patch
