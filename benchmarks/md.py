@@ -222,8 +222,9 @@ def main(argv=None):
         '; '.join(f"{k}: {d['drift_mev_per_atom_per_ps']:+.3f} meV/atom/ps (scatter {d['etot_std_mev_per_atom']:.3f} meV/atom)" for k, d in drift.items()) + '.',
         f"One energy+forces call is {flops / 1e6:.1f} MFLOP (matrix products); at {best['steps_s']:.0f} calls/s that is {achieved:.2f} GFLOP/s, "
         f"{100 * achieved / gemm:.2f}% of this machine's measured {gemm:.0f} GFLOP/s float32 GEMM ({best['threads']} thread(s)): the compiled "
-        f"kernels (`CompiledFxGraph`, forward and backward) are small, memory-bound element-wise and gather/scatter work far below GEMM speed, "
-        f"and the rest of the call is torch.compile's runtime (guards, autograd wrappers). Profile of one call ({prof_total / 1000:.1f} ms self CPU): " +
+        f"graph (`CompiledFxGraph`: forward and backward traced together, one operation per kernel) is small, memory-bound element-wise and "
+        f"gather/scatter work far below GEMM speed, and the rest of the call is torch.compile's runtime (guards) and the calculator's Python "
+        f"(Verlet list, conversions). Profile of one call ({prof_total / 1000:.1f} ms self CPU): " +
         ', '.join(f"`{k}` {t / 1000:.2f} ms ({n}×)" for k, t, n in prof[:8]) + '.',
     ]
     out = lines + ['| threads | flush subnormals | calculator | steps/s (wall) | × torchmd-net | steps per CPU s | × torchmd-net |',
