@@ -1,5 +1,5 @@
 "Hyperparameter search: resume after kill -9, parallel evaluators (a local Ray cluster with a worker killed mid-trial, `mpirun`), early stopping, failures, bad input, `molcryst tune`."
-import os, shutil, signal, subprocess, sys, tempfile, textwrap, time
+import importlib.util, os, shutil, signal, subprocess, sys, tempfile, textwrap, time
 from pathlib import Path
 
 import numpy as np
@@ -191,9 +191,7 @@ def test_cli_tune_resume_and_errors(tmp_path):
 
 def _dev_extra(module:str, present:bool|None=None):
     "A package of the dev extra: absent outside CI, the test skips and says so; CI installs the dev extra, so there it fails."
-    if present is None:
-        try: present = bool(__import__(module))
-        except ImportError: present = False
+    if present is None: present = importlib.util.find_spec(module) is not None    # not imported here: the tests run it in subprocesses
     if present: return
     if os.environ.get('CI'): pytest.fail(f'{module} is missing: CI installs the dev extra (scripts/setup.sh: pip install -e ".[dev]")')
     pytest.skip(f'{module} is not installed here (not CI): pip install -e ".[dev]" installs it')
