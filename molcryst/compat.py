@@ -4,12 +4,12 @@
 
 # %% ../nbs/00b_compat.ipynb 4
 from __future__ import annotations
-import contextlib, functools, importlib.metadata, threading
+import contextlib, functools, importlib.metadata, sys, threading
 
 from .core import require
 
 # %% auto 0
-__all__ = ['TARGETS', 'version_ok', 'resumable_random_search_class', 'numeric_reload', 'single_process_trial']
+__all__ = ['TARGETS', 'version_ok', 'resumable_random_search_class', 'numeric_reload', 'single_process_trial', 'mpi_ready']
 
 # %% ../nbs/00b_compat.ipynb
 TARGETS = {   # library: (the version the patches below were written against, the first version they were not checked with)
@@ -74,3 +74,11 @@ def single_process_trial():
             if _env_depth[0] == 0:
                 for c, d in _env_saved.items(): setattr(c, 'detect', d)
                 _env_saved.clear()
+
+# %% ../nbs/00b_compat.ipynb
+def mpi_ready()->bool:
+    "Initialise MPI where mpi4py is imported with its automatic initialisation off (DeepHyper's evaluators do so) and MPI is not running yet; whether MPI is usable now."
+    MPI = sys.modules.get('mpi4py.MPI')
+    if MPI is None: return False
+    if not MPI.Is_initialized() and not MPI.Is_finalized(): MPI.Init_thread()
+    return MPI.Is_initialized() and not MPI.Is_finalized()

@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 import lightning as L
 
+from .compat import mpi_ready
 from .core import ConfigError, MolcrystError, NonFiniteError, atomic_write, check_resume, check_run_folder, require, seed_everything
 from .datamodule import GraphDataModule, SPLITS
 from .models import BACKBONES, hyperparameters, preset
@@ -252,6 +253,7 @@ def _checkpoints(ckdir:Path)->tuple:
 
 def make_trainer(cfg:TrainConfig, run_dir:Path, callbacks:list, progress:bool, forces:bool)->L.Trainer:
     "The Lightning `Trainer` a config asks for (budget, devices, strategy, precision, accumulation, clipping, loggers)."
+    mpi_ready()                                                 # Lightning's MPI probe aborts a process that imported DeepHyper's evaluators
     return L.Trainer(max_epochs=cfg.epochs, max_time=dict(minutes=cfg.max_minutes) if cfg.max_minutes else None,
                      accelerator=cfg.accelerator, devices=cfg.devices, strategy=cfg.strategy, num_nodes=cfg.num_nodes,
                      precision=_precision(cfg, cfg.accelerator), accumulate_grad_batches=cfg.agb,

@@ -301,3 +301,20 @@ def test_crystal_model_predicts_on_cif_files(tmp_path):
     # the same structure through the training pipeline gives the same prediction
     pred = run.predictions.set_index('id')
     if name in pred.index: assert df.co2[0] == pytest.approx(pred.loc[name, 'co2_pred'], rel=1e-4, abs=1e-5)
+
+
+def test_fit_after_deephyper_imported_mpi(tmp_path):
+    """Training in a process that has imported DeepHyper's evaluators (a notebook that searches, then trains the best
+    configuration): mpi4py is then imported with its initialisation off, and Lightning's MPI probe aborted the process
+    (MPICH: 'Attempting to use an MPI routine before initializing') until `make_trainer` called `mpi_ready`."""
+    import importlib.util
+    if not (importlib.util.find_spec('mpi4py') and importlib.util.find_spec('deephyper')):
+        pytest.skip('mpi4py or deephyper not installed (the dev extra installs both; CI has them)')
+    cfg = tiny(tmp_path)
+    script = (f"import deephyper.evaluator.mpi\n"
+              f"from molcryst.training import TrainConfig, fit\n"
+              f"r = fit(TrainConfig.from_dict({cfg.to_dict()!r}), progress=False)\n"
+              f"print('val_loss', r.metrics['best_val_loss'])\n")
+    p = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert 'val_loss' in p.stdout
