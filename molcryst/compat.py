@@ -9,7 +9,8 @@ import contextlib, functools, importlib.metadata, sys, threading
 from .core import require
 
 # %% auto 0
-__all__ = ['TARGETS', 'version_ok', 'resumable_random_search_class', 'numeric_reload', 'single_process_trial', 'mpi_ready']
+__all__ = ['TARGETS', 'version_ok', 'resumable_random_search_class', 'numeric_reload', 'single_process_trial',
+           'in_single_process_trial', 'mpi_ready']
 
 # %% ../nbs/00b_compat.ipynb
 TARGETS = {   # library: (the version the patches below were written against, the first version they were not checked with)
@@ -74,6 +75,10 @@ def single_process_trial():
             if _env_depth[0] == 0:
                 for c, d in _env_saved.items(): setattr(c, 'detect', d)
                 _env_saved.clear()
+
+def in_single_process_trial()->bool:
+    "Whether a `single_process_trial` block is running in this process (a search's trial: one process, whatever the launcher's ranks)."
+    return _env_depth[0] > 0
 
 # %% ../nbs/00b_compat.ipynb
 def mpi_ready()->bool:

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 import lightning as L
 
-from .compat import mpi_ready
+from .compat import in_single_process_trial, mpi_ready
 from .core import ConfigError, MolcrystError, NonFiniteError, atomic_write, check_resume, check_run_folder, require, seed_everything
 from .datamodule import GraphDataModule, SPLITS
 from .models import BACKBONES, hyperparameters, preset
@@ -215,10 +215,14 @@ def _removed_on_error(run_dir:Path, created:bool):
         raise
 
 # %% ../nbs/10d_fit.ipynb
+_RANK_VARS = ('RANK', 'SLURM_PROCID', 'PMI_RANK', 'OMPI_COMM_WORLD_RANK', 'PMIX_RANK', 'PALS_RANKID')   # torchrun, srun, MPICH/Hydra, Open MPI, PMIx, Cray PALS (Polaris)
+
 def _launched_rank_zero()->bool:
-    "Whether this process is the first of its job, from what its launcher set before Lightning starts (a lone process is)."
+    "Whether this process is the first of its job, from what its launcher set before Lightning starts (a lone process, and a search's trial, are)."
+    if in_single_process_trial(): return True                   # a trial on an MPI or Ray worker trains alone
     env = os.environ
-    if 'RANK' in env: return int(env['RANK']) == 0                      # torchrun: the global rank
+    for k in _RANK_VARS:
+        if env.get(k, '').strip().isdigit(): return int(env[k]) == 0   # the global rank
     return int(env.get('NODE_RANK', env.get('GROUP_RANK', 0))) == 0 and int(env.get('LOCAL_RANK', 0)) == 0
 
 # %% ../nbs/10d_fit.ipynb
