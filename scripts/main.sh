@@ -5,7 +5,8 @@
 # Extra papermill options pass through, e.g. `bash scripts/main.sh -p backbone physnet`.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
-export MPLBACKEND=Agg
+# figures inline in the executed notebook (an Agg backend in the kernel would leave it without them)
+export MPLBACKEND=module://matplotlib_inline.backend_inline
 mkdir -p runs/main
 papermill nbs/10_train.ipynb runs/main/10_train.ipynb --cwd . -p run_dir runs/main \
   -p limit 20000 -p epochs 40 -p max_minutes 5 "$@"
