@@ -332,10 +332,12 @@ def plot_history(run, ax=None, metric:str|None=None):
     ax.plot(h.epoch, h.train_loss, label='train loss'); ax.plot(h.epoch, h.val_loss, label='validation loss')
     ax.set(yscale='log', xlabel='epoch', ylabel=f'{run.config.loss.upper()} loss (normalised)')
     metric = metric or next((c for c in h.columns if c.startswith('val_mae_')), None)
+    top = ax
     if metric in h:
-        ax2 = ax.twinx(); ax2.plot(h.epoch, h[metric], color='C2', ls=':', label=metric)
-        ax2.set_ylabel(metric.replace('val_mae_', 'validation MAE ')); ax2.legend(loc='upper center', fontsize=8)
-    ax.legend(fontsize=8); return ax
+        top = ax.twinx(); top.plot(h.epoch, h[metric], color='C2', ls=':', label=metric)
+        top.set_ylabel(metric.replace('val_mae_', 'validation MAE '))
+    lines = [l for a in dict.fromkeys([ax, top]) for l in a.get_lines()]   # one legend for both axes (two would overlap), on the top one
+    top.legend(lines, [l.get_label() for l in lines], fontsize=8, loc='upper right'); return ax
 
 # %% ../nbs/10d_fit.ipynb
 def plot_parity(run, target:str|None=None, split:str='test', ax=None):
