@@ -29,9 +29,9 @@ log = logging.getLogger('molcryst.md')
 
 # %% auto 0
 __all__ = ['log', 'LOG_COLUMNS', 'INTEGRATORS', 'CLI_ALIASES', 'MDSettings', 'MDInstability', 'MDResult', 'read_frames',
-           'force_blowup', 'refusal_reason', 'check_blowup', 'trajectory_lock', 'BlowupCheck', 'FrameWriter',
-           'LogWriter', 'ProgressBar', 'StepObserver', 'md_settings', 'resolve_integrator', 'run_md', 'energy_drift',
-           'cli_settings', 'cmd_md', 'add_cli']
+           'force_blowup', 'refusal_reason', 'blowup_reason', 'check_blowup', 'trajectory_lock', 'BlowupCheck',
+           'FrameWriter', 'LogWriter', 'ProgressBar', 'StepObserver', 'md_settings', 'resolve_integrator', 'run_md',
+           'energy_drift', 'cli_settings', 'cmd_md', 'add_cli']
 
 # %% ../nbs/40b_dynamics.ipynb
 class MDSettings(Settings):
@@ -137,17 +137,23 @@ def refusal_reason(e:Exception, z, pos, cell, pbc, min_distance:float)->str:
     close = closest_pair(z, pos, cell, pbc, min_distance) if isinstance(e, StructureError) else None
     return f'{close[-1]}, below min_distance={min_distance:g}' if close else str(e)
 
+def blowup_reason(e:float, f:np.ndarray, z:np.ndarray, pos:np.ndarray, cell:np.ndarray, pbc:np.ndarray,
+                  max_force:float, min_distance:float,
+                  refused_below:float=0.0,  # Å: the calculator refuses atoms closer than this itself (no need to look again)
+                 )->tuple[str|None, float]:
+    "`(reason or None, largest force)` on arrays: non-finite values, a force above `max_force`, or atoms closer than `min_distance`."
+    reason, fmax = force_blowup(e, f, pos, z, max_force)
+    if reason is not None or refused_below >= min_distance: return reason, fmax
+    close = closest_pair(z, pos, cell, pbc, min_distance)
+    return (f'{close[-1]}, below min_distance={min_distance:g}' if close is not None else None), fmax
+
 def check_blowup(atoms:Atoms,             # with a calculator whose results are current
                  max_force:float=50.0,    # eV/Å
                  min_distance:float=0.5,  # Å (0 turns the check off)
                 )->tuple[str|None, float]:
-    "`(reason or None, largest force)`: non-finite values, a force above `max_force`, or atoms closer than `min_distance`."
-    reason, fmax = force_blowup(atoms.get_potential_energy(), atoms.get_forces(), atoms.positions, atoms.numbers, max_force)
-    if reason is not None: return reason, fmax
-    if getattr(atoms.calc, 'min_distance', 0) >= min_distance: return None, fmax   # a MolcrystCalculator has refused closer atoms already
-    close = closest_pair(*structure_arrays(atoms), min_distance)
-    if close is not None: return f'{close[-1]}, below min_distance={min_distance:g}', fmax
-    return None, fmax
+    "`blowup_reason` of `atoms` (a MolcrystCalculator has refused atoms closer than its own `min_distance` already)."
+    return blowup_reason(atoms.get_potential_energy(), atoms.get_forces(), *structure_arrays(atoms), max_force, min_distance,
+                         getattr(atoms.calc, 'min_distance', 0))
 
 # %% ../nbs/40b_dynamics.ipynb
 LOG_COLUMNS = ('step', 'time_fs', 'epot', 'ekin', 'etot', 'temperature_K', 'fmax')

@@ -15,10 +15,10 @@ from torch_geometric.data import Batch
 
 from .core import ConfigError, StructureError, check_run_folder, flush_denormal, torch_threads
 from .calculator import MolcrystCalculator
-from .graphs import closest_pair, make_graph
+from .graphs import make_graph
 from .models.layers import energy_forces
 from .md import (BlowupCheck, FrameWriter, LogWriter, MDResult, MDSettings, ProgressBar, StepObserver, LOG_COLUMNS,
-                         _start_state, force_blowup, md_settings, read_frames, refusal_reason, trajectory_lock)
+                         _start_state, blowup_reason, md_settings, read_frames, refusal_reason, trajectory_lock)
 
 log = logging.getLogger('molcryst.md')
 
@@ -133,10 +133,7 @@ class _Run:
     def observe(self, t0:float, step:int):
         "After a step (or at the start): blow-up checks, then frame, log line and progress; ends the run at its last step."
         s = self.s
-        reason, fmax = force_blowup(self.e, self.F, self.R, self.z, s.max_force)
-        if reason is None and self.calc.min_distance < s.min_distance:
-            close = closest_pair(self.z, self.R, self.cell, self.pbc, s.min_distance)
-            if close is not None: reason = f'{close[-1]}, below min_distance={s.min_distance:g}'
+        reason, fmax = blowup_reason(self.e, self.F, self.z, self.R, self.cell, self.pbc, s.max_force, s.min_distance, self.calc.min_distance)
         if reason is None and (s.max_energy_change or s.max_temperature_K):
             reason = self.check.energy(self.e, 0.5 * np.vdot(self.P, self.P / self.M), self.n)     # ASE's kinetic energy
         if reason is not None: return self.blow(t0, step, reason)
