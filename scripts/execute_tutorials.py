@@ -38,6 +38,14 @@ def execute(name: str) -> float:
                             progress_bar=False, execution_timeout=3600)
         minutes = (time.perf_counter() - t) / 60
         nb = nbformat.read(Path(tmp) / src.name, as_version=4)
+    stamp(tidy(nb), f'{minutes:.1f} min with the parameters below and `progress=False`; '
+                    f'`python scripts/execute_tutorials.py {name}` makes them again')
+    nbformat.write(nb, src)
+    return minutes
+
+
+def tidy(nb):
+    "An executed notebook as it is stored: no injected-parameters cell, no stderr (warnings, progress bars), no papermill metadata."
     nb.cells = [c for c in nb.cells if 'injected-parameters' not in c.metadata.get('tags', [])]
     for c in nb.cells:
         c.metadata = {k: v for k, v in c.metadata.items() if k == 'tags'}
@@ -45,12 +53,15 @@ def execute(name: str) -> float:
             if o.get('output_type') == 'stream' and o.get('name') == 'stderr': o['text'] = ''
         if c.cell_type == 'code': c.outputs = [o for o in c.outputs if not (o.get('output_type') == 'stream' and not o.get('text'))]
     nb.metadata.pop('papermill', None)
+    return nb
+
+
+def stamp(nb, what:str):
+    "Say at the end of the first cell where, when and how the stored outputs were made (replacing an earlier line)."
     head = MARK.sub('', nb.cells[0].source).rstrip()
     nb.cells[0].source = (head + f'\n\n*Outputs stored from a run on {cpu()} ({os.cpu_count()} cores, CPU only), commit {commit()}, '
-                          f'{time.strftime("%Y-%m-%d")}: {minutes:.1f} min with the parameters below and `progress=False`; '
-                          f'`python scripts/execute_tutorials.py {name}` makes them again.*')
-    nbformat.write(nb, src)
-    return minutes
+                          f'{time.strftime("%Y-%m-%d")}: {what}.*')
+    return nb
 
 
 def main(argv=None):
