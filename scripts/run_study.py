@@ -54,7 +54,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / src.name
         t = time.perf_counter()
-        pm.execute_notebook(str(src), str(out), parameters=params, cwd=str(ROOT), kernel_name='python3', progress_bar=False,
+        pm.execute_notebook(str(src), str(out), parameters=params, cwd=str(ROOT), kernel_name='python3', language='python', progress_bar=False,
                             execution_timeout=a.timeout)
         minutes = (time.perf_counter() - t) / 60
         nb = nbformat.read(out, as_version=4)
