@@ -48,7 +48,7 @@ def tidy(nb):
     "An executed notebook as it is stored: no injected-parameters cell, no stderr (warnings, progress bars), no papermill metadata."
     nb.cells = [c for c in nb.cells if 'injected-parameters' not in c.metadata.get('tags', [])]
     for c in nb.cells:
-        c.metadata = {k: v for k, v in c.metadata.items() if k == 'tags'}
+        c.metadata = {'tags': c.metadata['tags']} if c.metadata.get('tags') else {}    # papermill adds empty tags
         for o in c.get('outputs', []):
             if o.get('output_type') == 'stream' and o.get('name') == 'stderr': o['text'] = ''
         if c.cell_type == 'code': c.outputs = [o for o in c.outputs if not (o.get('output_type') == 'stream' and not o.get('text'))]
