@@ -15,12 +15,13 @@ test:
 	bash scripts/test.sh
 sidebar:           ## nbs/sidebar.yml from the notebooks in nbs/ (chapter order) and colab/
 	$(PY) scripts/render_docs.py --sidebar
-html:              ## execute the notebooks, render the static site to _docs/html (PAGES="index 10_train": a subset; FORCE=1: re-execute)
-	$(PY) scripts/render_docs.py $(PAGES) $(if $(FORCE),--force)
+EXEC = $(if $(or $(EXECUTE),$(FORCE)),--execute) $(if $(FORCE),--force)
+html:              ## the static site in _docs/html from the outputs stored in the notebooks (PAGES="index 10_train": a subset; EXECUTE=1: execute first; FORCE=1: re-execute)
+	$(PY) scripts/render_docs.py $(PAGES) $(EXEC)
 screenshots:       ## html, then a headless-Chromium screenshot of each page in _docs/screenshots
-	$(PY) scripts/render_docs.py $(PAGES) $(if $(FORCE),--force) --screenshots _docs/screenshots
-docs:              ## executed, nbdev-processed pages in _proc/ (the html target's), then the Quarto site in _docs/site where Quarto is installed
-	$(PY) scripts/render_docs.py $(PAGES) $(if $(FORCE),--force)
+	$(PY) scripts/render_docs.py $(PAGES) $(EXEC) --screenshots _docs/screenshots
+docs:              ## nbdev-processed pages in _proc/ (the html target's), then the Quarto site in _docs/site where Quarto is installed
+	$(PY) scripts/render_docs.py $(PAGES) $(EXEC)
 	@if command -v quarto >/dev/null 2>&1; then cd _proc && quarto render && rm -rf ../_docs/site && mv _docs ../_docs/site; \
 	else echo "Quarto is not installed: _proc/ is ready for 'cd _proc && quarto render'; the static site is _docs/html/index.html"; fi
 wheel:             ## build the wheel into dist/ (carries the pretrained checkpoints and data files)

@@ -1,16 +1,18 @@
 """The docs site from executed notebooks: nbdev-processed pages for Quarto (`_proc/`) and a static HTML site
 (`_docs/html/`) rendered with nbconvert, for machines without Quarto (it cannot be installed offline).
 
-    python scripts/render_docs.py                        # every notebook in nbs/: execute, process, render
+    python scripts/render_docs.py                        # every notebook in nbs/ from its stored outputs: process, render
     python scripts/render_docs.py index 10_train         # a subset (the sidebar still links every page)
-    python scripts/render_docs.py -p 10_train:limit=300  # a papermill parameter for one page (value read as YAML)
-    python scripts/render_docs.py --no-execute           # the outputs stored in the notebooks (as nbdev_proc_nbs)
+    python scripts/render_docs.py --execute              # execute the notebooks first (papermill, at their defaults)
+    python scripts/render_docs.py --execute -p 10_train:limit=300  # a papermill parameter for one page (value read as YAML)
     python scripts/render_docs.py --rerender             # the executed copies as they are (after a template change)
     python scripts/render_docs.py --screenshots _docs/screenshots   # and a headless-Chromium PNG of each page
     python scripts/render_docs.py --sidebar              # only write nbs/sidebar.yml (chapter order)
     python scripts/render_docs.py --check-sidebar        # exit 1 when nbs/sidebar.yml is out of date
 
-Each notebook runs under papermill (kernel `python3`, working directory `_docs/work/`, so study outputs such as
+By default the pages show the outputs stored in the notebooks, nbdev's own convention: the studies' reference runs
+and the chapters' examples as committed (`scripts/run_study.py` makes them), with nbdev's `show_doc` tables added
+while processing; nothing is executed. With `--execute` each notebook runs under papermill (kernel `python3`, working directory `_docs/work/`, so study outputs such as
 `runs/10_train` land there) with the `show_doc` cells nbdev adds after exported cells, so API pages carry their
 signature tables. The executed copy goes to `_docs/executed/` and is reused while the notebook and its
 parameters are unchanged (`--force` re-executes; a change in `molcryst/` alone does not invalidate it). Then
@@ -395,7 +397,7 @@ def _params(items:list[str], chs:list[dict])->dict:
         out.setdefault(stem, {})[name] = yaml.safe_load(val)
     return out
 
-def build(names=(), params:dict|None=None, execute_nbs:bool=True, force:bool=False, html_dir:Path=ROOT / '_docs' / 'html',
+def build(names=(), params:dict|None=None, execute_nbs:bool=False, force:bool=False, html_dir:Path=ROOT / '_docs' / 'html',
           proc_dir:Path=ROOT / '_proc', exec_dir:Path=ROOT / '_docs' / 'executed', work_dir:Path=ROOT / '_docs' / 'work',
           screenshots:Path|None=None, timeout:int=1800, log=print, rerender:bool=False)->dict:
     "Execute, process and render the named notebooks (all when none); returns {stem: html path}."
@@ -433,8 +435,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     ap.add_argument('notebooks', nargs='*', help='names (00_core, 10_train.ipynb, training); default: all')
     ap.add_argument('-p', '--param', action='append', default=[], metavar='NB:NAME=VALUE', help='papermill parameter for one notebook')
-    ap.add_argument('--no-execute', action='store_true', help='render the outputs stored in the notebooks')
-    ap.add_argument('--force', action='store_true', help='re-execute even when an executed copy is current')
+    ap.add_argument('--execute', action='store_true', help='execute the notebooks first (default: render the outputs stored in them)')
+    ap.add_argument('--no-execute', action='store_true', help=argparse.SUPPRESS)   # the default; kept for old command lines
+    ap.add_argument('--force', action='store_true', help='with --execute: re-execute even when an executed copy is current')
     ap.add_argument('--rerender', action='store_true', help='render the executed copies in _docs/executed as they are (template changes)')
     ap.add_argument('--out', type=Path, default=ROOT / '_docs' / 'html', help='HTML folder (default _docs/html)')
     ap.add_argument('--proc', type=Path, default=ROOT / '_proc', help='processed notebooks for Quarto (default _proc)')
@@ -452,7 +455,8 @@ def main(argv=None):
         print(f'wrote {write_sidebar().relative_to(ROOT)}'); return 0
     chs = chapters()
     t = time.perf_counter()
-    out = build(a.notebooks, _params(a.param, chs), not a.no_execute, a.force, a.out, a.proc, ROOT / '_docs' / 'executed',
+    if a.param and not a.execute: ap.error('-p sets a parameter of an execution: add --execute')
+    out = build(a.notebooks, _params(a.param, chs), a.execute or a.rerender, a.force, a.out, a.proc, ROOT / '_docs' / 'executed',
                 a.work, a.screenshots, a.timeout, rerender=a.rerender)
     print(f"{len(out)} page(s) in {a.out} ({time.perf_counter() - t:.0f} s); open {a.out / 'index.html'}")
     return 0

@@ -1,9 +1,8 @@
 """The docs site: nbs/sidebar.yml lists every notebook once in chapter order; the index, training-study,
-explanation-study and an API page are executed, processed by nbdev and rendered to HTML by scripts/render_docs.py,
-then opened in headless Chromium (screenshots) and checked for figures, tables and navigation.
-
-The pages are executed the way `make html` does, with the environment's molcryst cache (as nbdev_test does; in CI
-`.ci/run` points it into the checkout), and the studies with small parameters."""
+explanation-study and an API page are processed by nbdev from their stored outputs and rendered to HTML by
+scripts/render_docs.py (as `make html` does), then opened in headless Chromium (screenshots) and checked for figures,
+tables and navigation. One API page is also executed first (`--execute`), the way `make html EXECUTE=1` does, with
+the environment's molcryst cache (as nbdev_test does; in CI `.ci/run` points it into the checkout)."""
 import os, re, shutil, sys
 from pathlib import Path
 
@@ -16,10 +15,6 @@ import render_docs  # noqa: E402
 
 CHAPTERS = render_docs.chapters()
 STEMS = [c['stem'] for c in CHAPTERS]
-# small parameters: the studies' structure (sections, figures, tables) at a fraction of their default cost
-PARAMS = {'10_train': dict(limit=200, epochs=2),
-          '30_explain': dict(backbones=['schnet', 'physnet'], split=[100, 20, 40], epochs=1, max_minutes=0.2,
-                             umap_fraction=0.002)}
 
 
 def test_sidebar_is_current_and_in_chapter_order():
@@ -72,12 +67,37 @@ def _chromium_or_skip():
 
 @pytest.fixture(scope='module')
 def site(tmp_path_factory):
-    pytest.importorskip('papermill')
     names = ['index', '10g_pretrained', '10_train'] + (['30_explain'] if '30_explain' in STEMS else [])
     tmp = tmp_path_factory.mktemp('docs')
-    out = render_docs.build(names, {k: v for k, v in PARAMS.items() if k in names}, html_dir=tmp / 'html',
-                            proc_dir=tmp / 'proc', exec_dir=tmp / 'executed', work_dir=tmp / 'work', log=lambda *a: None)
+    out = render_docs.build(names, html_dir=tmp / 'html', proc_dir=tmp / 'proc', exec_dir=tmp / 'executed',
+                            work_dir=tmp / 'work', log=lambda *a: None)
+    assert not (tmp / 'executed').exists(), 'the default renders what is stored: nothing executed'
     return tmp, out
+
+
+def test_execute_option_runs_the_notebook(tmp_path):
+    "`--execute` runs the page under papermill (with nbdev's show_doc cells) before rendering it."
+    pytest.importorskip('papermill')
+    out = render_docs.build(['10g_pretrained'], execute_nbs=True, html_dir=tmp_path / 'html', proc_dir=tmp_path / 'proc',
+                            exec_dir=tmp_path / 'executed', work_dir=tmp_path / 'work', log=lambda *a: None)
+    assert (tmp_path / 'executed' / '10g_pretrained.ipynb').exists()
+    html = out['10g_pretrained'].read_text()
+    assert re.search(r'<h3[^>]*>load', html) and 'Details' in html
+
+
+def test_study_notebooks_carry_their_outputs():
+    "Every study (a notebook with a parameters cell) is stored with the outputs of its reference run: the docs show them."
+    import json
+    for p in sorted((ROOT / 'nbs').glob('[0-9]*.ipynb')):
+        cells = json.loads(p.read_text())['cells']
+        if not any('parameters' in c.get('metadata', {}).get('tags', []) for c in cells): continue
+        code = [c for c in cells if c['cell_type'] == 'code']
+        assert sum(bool(c.get('outputs')) for c in code) >= len(code) // 3, f'{p.name}: stored without its outputs'
+        figs = sum('image/png' in o.get('data', {}) for c in code for o in c.get('outputs', []))
+        assert figs >= 1, f'{p.name}: no figure among its stored outputs'
+        assert not any(o.get('name') == 'stderr' and o.get('text') for c in code for o in c.get('outputs', [])), \
+            f'{p.name}: stderr (warnings, progress bars) in the stored outputs'
+
 
 
 def _html(site, stem):
