@@ -236,6 +236,29 @@ def _frontmatter_proc():
             cell.source = '\n'.join(body).strip() or None
     return KeepBody
 
+def _show_docs_only():
+    """nbdev's `exec_show_docs`, evaluating only what the signature tables need: exported cells, cells of imports alone and
+    `show_doc` cells. nbdev's own also runs any cell that imports something, which fails on stored notebooks whose
+    test cells use names from cells it does not run (their outputs are stored; they need not run again)."""
+    import ast
+    from nbdev.processors import exec_show_docs, _do_eval, _ast_contains, _show_docs
+    def for_docs(cell):
+        if not _do_eval(cell): return False
+        trees = cell.parsed_()
+        if cell.directives_.keys() & {'export', 'exports', 'exporti', 'exec_doc'} or _show_docs(trees): return True
+        return not _ast_contains(trees, (ast.Expr, ast.Assign, ast.AugAssign, ast.For, ast.With, ast.If))
+    class ShowDocsOnly(exec_show_docs):
+        "The `show_doc` cells run at the end, when every exported name exists (a signature may name a later class)."
+        def begin(self): super().begin(); self.later = []
+        def __call__(self, cell):
+            if not for_docs(cell): return
+            if _show_docs(cell.parsed_()) and not cell.directives_.keys() & {'export', 'exports', 'exporti'}: self.later.append(cell)
+            else: super().__call__(cell)
+        def end(self):
+            for cell in self.later: super().__call__(cell)
+            super().end()
+    return ShowDocsOnly
+
 def process(src:Path, dst:Path, page:str, executed:bool)->Path:
     """nbdev's docs processors on one notebook. For an executed notebook the `show_doc` cells already have their
     output, so nbdev's own `add_show_docs` and `exec_show_docs` are left out; otherwise they run, as in `nbdev_proc_nbs`."""
@@ -250,7 +273,8 @@ def process(src:Path, dst:Path, page:str, executed:bool)->Path:
     nb = read_nb(src)
     nb.path_ = str(src)
     drop = (add_show_docs, exec_show_docs) if executed else ()
-    procs = [(_frontmatter_proc() if p is FrontmatterProc else p) for p in FilterDefaults().procs() if p not in drop]
+    swap = {FrontmatterProc: _frontmatter_proc(), exec_show_docs: _show_docs_only()}
+    procs = [swap.get(p, p) for p in FilterDefaults().procs() if p not in drop]
     NBProcessor(path=src, procs=procs, nb=nb).process()
     fm = nb.cells[0] if nb.cells and nb.cells[0].cell_type == 'raw' else None
     if fm is not None:                               # our page name (studies that share nbdev's name get `-study`)
