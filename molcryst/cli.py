@@ -8,8 +8,8 @@ import argparse, importlib, json, logging, sys, time
 # nothing heavy at the top: `molcryst --help` imports no torch; a command's module is imported when it runs
 
 # %% auto 0
-__all__ = ['COMMANDS', 'cmd_data', 'format_summary', 'add_data_cli', 'cmd_train', 'add_train_cli', 'cmd_predict',
-           'add_predict_cli', 'build_parser', 'main']
+__all__ = ['COMMANDS', 'EXPLAIN_METHODS', 'cmd_data', 'format_summary', 'add_data_cli', 'cmd_train', 'add_train_cli',
+           'cmd_predict', 'add_predict_cli', 'add_explain_cli', 'build_parser', 'main']
 
 # %% ../nbs/50_cli.ipynb
 COMMANDS = {   # name: (module, function that adds the sub-command's parser, one-line help)
@@ -17,8 +17,8 @@ COMMANDS = {   # name: (module, function that adds the sub-command's parser, one
     'train':   ('molcryst.cli', 'add_train_cli', 'train a model (fit + evaluate); every TrainConfig field is a flag'),
     'predict': ('molcryst.cli', 'add_predict_cli', 'predict with a trained checkpoint or a pretrained model name'),
     'tune':    ('molcryst.hpo', 'add_cli', 'hyperparameter search with DeepHyper (CBO or random) over a search space'),
-    'explain': ('molcryst.explain', 'add_cli', 'per-atom attributions (saliency, CAM, Grad-CAM) of a model on structures'),
-    'md':      ('molcryst.md', 'add_cli', 'molecular dynamics (NVE or Langevin) with a trained energy model'),
+    'explain': ('molcryst.cli', 'add_explain_cli', 'per-atom attributions (saliency, CAM, Grad-CAM) of a model on structures'),
+    'md':      ('molcryst.md_cli', 'add_cli', 'molecular dynamics (NVE or Langevin) with a trained energy model'),
 }
 
 # %% ../nbs/50_cli.ipynb
@@ -127,6 +127,33 @@ def add_predict_cli(sub):
     p.add_argument('--min-distance', type=float, default=None, metavar='Å',
                    help='refuse structures with atoms closer than this (default 0.5 Å, or $MOLCRYST_MIN_DISTANCE; 0: no check)')
     p.set_defaults(func=cmd_predict)
+
+# %% ../nbs/50_cli.ipynb
+EXPLAIN_METHODS = ('saliency', 'cam', 'gradcam', 'integrated_gradients')   # molcryst.attribution.METHODS
+
+def _lazy(module:str, name:str):
+    "A command function that imports `module.name` when it runs (so building the parser imports nothing heavy)."
+    def run(args): return getattr(importlib.import_module(module), name)(args)
+    run.__name__ = run.__qualname__ = name
+    return run
+
+def add_explain_cli(sub):
+    "Register `molcryst explain`."
+    p = sub.add_parser('explain', help='per-atom attributions (saliency, CAM, Grad-CAM, integrated gradients): images, 3D views, CSV',
+                       description='Explain a trained model\'s predictions atom by atom. Writes scores.csv, an image '
+                                   '(RDKit 2D for molecules, matplotlib for crystals) and a py3Dmol HTML view per structure.')
+    p.add_argument('checkpoint', help='a .ckpt file or a pretrained name (e.g. schnet-qm9-homo)')
+    p.add_argument('structures', nargs='+', metavar='FILES', help='xyz, CIF or other ASE-readable files, or SMILES strings')
+    p.add_argument('--method', default='gradcam', help=f"{', '.join(EXPLAIN_METHODS)} (default gradcam)")
+    p.add_argument('--target', default=None, help="target to explain (default: the model's first)")
+    p.add_argument('--out', default='explain', help='output folder (default ./explain)')
+    p.add_argument('--wrt', default='embedding', choices=('embedding', 'positions'), help='saliency with respect to atom inputs or positions')
+    p.add_argument('--signed', action='store_true', help='Grad-CAM without the final ReLU')
+    p.add_argument('--steps', type=int, default=50, help='integrated gradients: integration steps (default 50)')
+    p.add_argument('--format', default='svg', choices=('svg', 'png'), help='image format of the 2D drawings')
+    p.add_argument('--no-html', action='store_true', help='no py3Dmol views')
+    p.add_argument('--batch-size', type=int, default=32)
+    p.set_defaults(func=_lazy('molcryst.explain', 'cmd_explain'))
 
 # %% ../nbs/50_cli.ipynb
 def _command(argv)->str|None:

@@ -11,8 +11,9 @@ from typing import Any, Literal
 from pydantic import field_validator, model_validator
 
 from .core import ConfigError, did_you_mean
-from .models import BACKBONES, hyperparameters
 from .settings import Settings, setting
+# the model registry (torch, torch_geometric) is imported when a config is checked, not here: `molcryst train --help`
+# builds its flags from these fields without importing torch
 
 # %% auto 0
 __all__ = ['Optimizer', 'Scheduler', 'Loss', 'Logger', 'OPTIMIZERS', 'SCHEDULERS', 'LOSSES', 'LOGGERS', 'default_targets',
@@ -54,6 +55,7 @@ def expand_shorthands(d):
 def check_names(dataset:str, backbone:str, model_kwargs:dict)->None:
     "A `ConfigError` (worded for `TrainConfig`) for an unknown dataset, backbone or backbone hyperparameter."
     from molcryst.datasets import DATASETS
+    from molcryst.models import BACKBONES, hyperparameters
     if dataset not in DATASETS:
         raise ConfigError(f"TrainConfig.dataset: unknown dataset {dataset!r}{did_you_mean(dataset, DATASETS)}; valid: {', '.join(DATASETS)}")
     if backbone not in BACKBONES:

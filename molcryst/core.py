@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
-import torch
-from ase import units as _ase_units
-from ase.data import atomic_numbers as _atomic_numbers, chemical_symbols, atomic_masses, covalent_radii
+# no torch or ase at import: every module (and `molcryst <command> --help`) imports this one; the functions
+# that need them import them when called
 
 log = logging.getLogger('molcryst')
 
@@ -23,9 +22,9 @@ __all__ = ['log', 'HARTREE_TO_EV', 'KCAL_MOL_TO_EV', 'BOHR_TO_ANGSTROM', 'EV_TO_
            'read_yaml', 'check_run_folder', 'clear_run_folder', 'check_resume', 'MissingExtraError', 'require']
 
 # %% ../nbs/00_core.ipynb
-HARTREE_TO_EV: float = float(_ase_units.Hartree)                        # 1 Ha in eV
-KCAL_MOL_TO_EV: float = float(_ase_units.kcal / _ase_units.mol)         # 1 kcal/mol in eV
-BOHR_TO_ANGSTROM: float = float(_ase_units.Bohr)                        # 1 bohr in Å
+HARTREE_TO_EV: float = 27.211386024367243         # 1 Ha in eV (ase.units.Hartree)
+KCAL_MOL_TO_EV: float = 0.04336410390059322       # 1 kcal/mol in eV (ase.units.kcal / ase.units.mol)
+BOHR_TO_ANGSTROM: float = 0.5291772105638411      # 1 bohr in Å (ase.units.Bohr)
 EV_TO_KCAL_MOL: float = 1.0 / KCAL_MOL_TO_EV
 
 # %% ../nbs/00_core.ipynb
@@ -88,31 +87,36 @@ def atomic_number(symbol,            # 'C', 'cu', 'Cu1', 'O2-' or an int
         raise UnknownElementError(f'unknown atomic number {symbol!r}', path, record, field)
     m = re.match(r'\s*([A-Za-z]+)', str(symbol))   # leading letters: 'Cu1' -> 'Cu', 'O2-' -> 'O'
     s = m.group(1).capitalize() if m else ''
-    z = _atomic_numbers.get(s)
+    from ase.data import atomic_numbers
+    z = atomic_numbers.get(s)
     if not z: raise UnknownElementError(f'unknown element {symbol!r}', path, record, field)
     return int(z)
 
 # %% ../nbs/00_core.ipynb
 def seed_everything(seed:int=0)->int:
     "Seed Python, NumPy and torch (CPU and CUDA) so a run can be repeated."
+    import torch
     random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
     if torch.cuda.is_available(): torch.cuda.manual_seed_all(seed)
     os.environ['PYTHONHASHSEED'] = str(seed)
     return seed
 
-def get_device(device:str|None=None)->torch.device:
+def get_device(device:str|None=None)->'torch.device':
     "`device` if given, else CUDA when present, else CPU."
+    import torch
     if device is not None: return torch.device(device)
     return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
 
 # %% ../nbs/00_core.ipynb
 def denormals_flushed()->bool:
     "Whether the CPU now flushes subnormal floats to zero (read off a float32 subnormal)."
+    import torch
     return float(torch.tensor(1e-39, dtype=torch.float32).mul(1.0)) == 0.0
 
 @contextlib.contextmanager
 def flush_denormal(enabled:bool=True):
     "Flush subnormal floats to zero (or not) inside the block; the previous setting is restored after it."
+    import torch
     prev = denormals_flushed()
     if prev != enabled: torch.set_flush_denormal(enabled)
     try: yield
@@ -122,6 +126,7 @@ def flush_denormal(enabled:bool=True):
 @contextlib.contextmanager
 def torch_threads(n:int|None):
     "torch's CPU thread count set to `n` inside the block (None: unchanged), and restored after it."
+    import torch
     prev = torch.get_num_threads()
     if n is not None and n != prev: torch.set_num_threads(int(n))
     try: yield

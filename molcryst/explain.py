@@ -16,9 +16,11 @@ from .attribution import _as_batch, _eval_mode, _hooked, _leaf, _lookup, _once, 
 from .drawing import *
 from .drawing import _colormap, _file_stems, _hex
 from .embeddings import *
+# the parser of `molcryst explain` is in `molcryst.cli` (no torch there, so `molcryst explain --help` is quick)
+from .cli import add_explain_cli as add_cli
 
 log = logging.getLogger(__name__)
-_all_ = ['INPUT_LAYERS', 'LAST_LAYER', 'METHODS', 'ROGI_METRICS', 'input_layers', 'last_layer', 'check_method', 'attribute', 'Attribution', 'to_rdkit', 'score_colors', 'draw_2d', 'cell_edges', 'view_3d', 'write_view', 'plot_attribution', 'save_attributions', 'graph_embeddings', 'umap_project', 'plot_umap', 'morgan_fingerprints', 'rogi', 'coulomb_eigenvalues', 'qm9_smiles', 'learned_rogi']
+_all_ = ['add_cli', 'INPUT_LAYERS', 'LAST_LAYER', 'METHODS', 'ROGI_METRICS', 'input_layers', 'last_layer', 'check_method', 'attribute', 'Attribution', 'to_rdkit', 'score_colors', 'draw_2d', 'cell_edges', 'view_3d', 'write_view', 'plot_attribution', 'save_attributions', 'graph_embeddings', 'umap_project', 'plot_umap', 'morgan_fingerprints', 'rogi', 'coulomb_eigenvalues', 'qm9_smiles', 'learned_rogi']
 
 # %% auto 0
 __all__ = ['log', 'dataset_atoms', 'explain', 'cmd_explain', 'add_cli', 'INPUT_LAYERS', 'LAST_LAYER', 'METHODS', 'ROGI_METRICS',
@@ -110,22 +112,3 @@ def cmd_explain(args)->list:
         print(f'{a.name}: {a.target} = {a.prediction:.5g} {a.unit}; highest {a.method}: {", ".join(a.top(3))}')
     print(f"{len(attrs)} structure(s): scores in {files['csv']}, images and 3D views in {Path(args.out)}")
     return attrs
-
-# %% ../nbs/30d_explain.ipynb
-def add_cli(sub):
-    "Register `molcryst explain`."
-    p = sub.add_parser('explain', help='per-atom attributions (saliency, CAM, Grad-CAM, integrated gradients): images, 3D views, CSV',
-                       description='Explain a trained model\'s predictions atom by atom. Writes scores.csv, an image '
-                                   '(RDKit 2D for molecules, matplotlib for crystals) and a py3Dmol HTML view per structure.')
-    p.add_argument('checkpoint', help='a .ckpt file or a pretrained name (e.g. schnet-qm9-homo)')
-    p.add_argument('structures', nargs='+', metavar='FILES', help='xyz, CIF or other ASE-readable files, or SMILES strings')
-    p.add_argument('--method', default='gradcam', help=f"{', '.join(METHODS)} (default gradcam)")
-    p.add_argument('--target', default=None, help="target to explain (default: the model's first)")
-    p.add_argument('--out', default='explain', help='output folder (default ./explain)')
-    p.add_argument('--wrt', default='embedding', choices=('embedding', 'positions'), help='saliency with respect to atom inputs or positions')
-    p.add_argument('--signed', action='store_true', help='Grad-CAM without the final ReLU')
-    p.add_argument('--steps', type=int, default=50, help='integrated gradients: integration steps (default 50)')
-    p.add_argument('--format', default='svg', choices=('svg', 'png'), help='image format of the 2D drawings')
-    p.add_argument('--no-html', action='store_true', help='no py3Dmol views')
-    p.add_argument('--batch-size', type=int, default=32)
-    p.set_defaults(func=cmd_explain)

@@ -19,6 +19,8 @@ from tqdm import tqdm
 from .core import ConfigError, DataError, MolcrystError, NonFiniteError, StructureError, atomic_write, check_run_folder
 from .graphs import closest_pair, structure_arrays
 from .settings import Settings, add_settings_arguments, setting, settings_overrides
+# the settings and the parser of `molcryst md` live in `molcryst.md_cli` (no torch there, so `molcryst md --help` is quick)
+from .md_cli import CLI_ALIASES, MDSettings, add_cli
 # the calculator has its own chapter (`molcryst.calculator`); its names stay importable from here
 from .calculator import ENGINES, MolcrystCalculator, _as_model, check_energy_model, to_torchmdnet_checkpoint, trained_elements
 # and so has the trajectory analysis (`molcryst.md_analysis`, which imports this module only inside its functions)
@@ -26,50 +28,13 @@ from .md_analysis import *
 from .md_analysis import MOLECULES, molecule_atoms     # used by `molcryst md` below
 
 log = logging.getLogger('molcryst.md')
+_all_ = ['CLI_ALIASES', 'MDSettings', 'add_cli']
 
 # %% auto 0
-__all__ = ['log', 'LOG_COLUMNS', 'INTEGRATORS', 'CLI_ALIASES', 'MDSettings', 'MDInstability', 'MDResult', 'read_frames',
-           'force_blowup', 'refusal_reason', 'blowup_reason', 'check_blowup', 'trajectory_lock', 'BlowupCheck',
-           'FrameWriter', 'LogWriter', 'ProgressBar', 'StepObserver', 'md_settings', 'resolve_integrator', 'run_md',
-           'energy_drift', 'cli_settings', 'cmd_md', 'add_cli']
-
-# %% ../nbs/40b_dynamics.ipynb
-class MDSettings(Settings):
-    "How an MD run integrates, what it writes and when it counts as blown up."
-    steps: int = setting(1000, 'total MD steps (a resumed run counts those already done)', ge=0)
-    timestep_fs: float = setting(0.1, 'time step', 'fs', gt=0)
-    temperature_K: float|None = setting(300.0, "initial Maxwell–Boltzmann velocities (and the Langevin bath); None keeps the atoms' momenta", 'K', ge=0)
-    thermostat: Literal['nve', 'langevin'] = setting('nve', "'nve' (velocity Verlet) or 'langevin'")
-    friction: float = setting(0.01, 'Langevin friction', '1/fs')
-    save_every: int = setting(10, 'write a frame every this many steps (and at the last step)', 'steps', ge=1)
-    log_every: int = setting(100, 'log a line every this many steps (and at the last step)', 'steps', ge=1)
-    seed: int = setting(0, 'initial velocities; the Langevin noise is seeded with (seed, start step)', ge=0)
-    max_force: float = setting(50.0, 'blow-up: a force above this', 'eV/Å', gt=0)
-    min_distance: float = setting(0.5, 'blow-up: two atoms closer than this (0: off)', 'Å', ge=0)
-    max_energy_change: float|None = setting(0.1, 'blow-up (NVE): total energy off its starting value by more than this (None, or 0 on the command line: off)', 'eV/atom', gt=0)
-    max_temperature_K: float|None = setting(1e4, 'blow-up: instantaneous temperature above this (None, or 0 on the command line: off)', 'K', gt=0)
-    on_blowup: Literal['stop', 'raise'] = setting('stop', "'stop' (return with `stopped` set) or 'raise' (`MDInstability`)")
-
-    @field_validator('steps', 'save_every', 'log_every', 'seed', mode='before')
-    @classmethod
-    def _count(cls, v, info):
-        lo = 1 if info.field_name in ('save_every', 'log_every') else 0
-        if isinstance(v, np.integer): v = int(v)
-        if not (isinstance(v, int) and not isinstance(v, bool) and v >= lo): raise ValueError(f'{info.field_name} must be an integer ≥ {lo}, got {v!r}')
-        return v
-
-    @field_validator('timestep_fs', 'max_force', mode='before')
-    @classmethod
-    def _positive(cls, v, info):
-        if not (isinstance(v, (int, float)) and v > 0 and math.isfinite(v)): raise ValueError(f'{info.field_name} must be a positive number, got {v!r}')
-        return v
-
-    @model_validator(mode='after')
-    def _langevin(self):
-        if self.thermostat == 'langevin':
-            if self.temperature_K is None or not self.temperature_K > 0: raise ValueError(f'a Langevin run needs temperature_K > 0, got {self.temperature_K!r}')
-            if not self.friction > 0: raise ValueError(f'friction must be > 0 (1/fs), got {self.friction!r}')
-        return self
+__all__ = ['log', 'LOG_COLUMNS', 'INTEGRATORS', 'MDInstability', 'MDResult', 'read_frames', 'force_blowup', 'refusal_reason',
+           'blowup_reason', 'check_blowup', 'trajectory_lock', 'BlowupCheck', 'FrameWriter', 'LogWriter', 'ProgressBar',
+           'StepObserver', 'md_settings', 'resolve_integrator', 'run_md', 'energy_drift', 'cli_settings', 'cmd_md',
+           'CLI_ALIASES', 'MDSettings', 'add_cli']
 
 # %% ../nbs/40b_dynamics.ipynb
 class MDInstability(MolcrystError):
@@ -425,9 +390,6 @@ def energy_drift(log:pd.DataFrame,   # an `MDResult.log` (time_fs, etot)
                 etot_std_mev_per_atom=float(1000 * (e - (slope * t + icpt)).std() / n_atoms), duration_ps=float(t[-1] - t[0]))
 
 # %% ../nbs/40b_dynamics.ipynb
-# the spellings the command had before its flags were generated from `MDSettings`
-CLI_ALIASES = {'--timestep': 'timestep_fs', '--temperature': 'temperature_K', '--max-temperature': 'max_temperature_K'}
-
 def cli_settings(args)->MDSettings:
     "`MDSettings` from `molcryst md`'s flags (0 turns the energy and temperature checks off; a blow-up is an error)."
     fields = settings_overrides(MDSettings, args)
@@ -450,23 +412,3 @@ def cmd_md(args)->MDResult:
         print(f"energy drift {d['drift_ev_per_ps']:.3g} eV/ps ({d['drift_mev_per_atom_per_ps']:.3g} meV/atom/ps) over {d['duration_ps']:.3g} ps")
     print(f'trajectory: {res.trajectory}\nlog: {res.trajectory.with_suffix(".csv")}')
     return res
-
-# %% ../nbs/40b_dynamics.ipynb
-def add_cli(sub):
-    "Register `molcryst md`: its MD flags are `MDSettings`' fields."
-    p = sub.add_parser('md', help='molecular dynamics with a trained energy model (NVE or Langevin)',
-                       description='Run MD with a trained energy model; frames go to an ASE trajectory as the run goes, with a CSV log beside it.')
-    p.add_argument('checkpoint', help='a .ckpt file or a pretrained name (e.g. et-ethanol-xtb)')
-    p.add_argument('structure', help=f"a structure file (xyz, ...), a SMILES string or one of: {', '.join(MOLECULES)}")
-    p.add_argument('--out', default='md.traj', help='trajectory file (default md.traj); the log goes beside it as .csv')
-    p.add_argument('--skin', type=float, default=None, help='Verlet skin in Å (default 1, or 0 for models that cap neighbours; 0: a new list every step)')
-    p.add_argument('--device', default=None, help='torch device (default: cuda if available, else cpu)')
-    p.add_argument('--engine', default='auto', choices=ENGINES, help="how the model is evaluated: 'compiled' (torch.compile; compiles on the first call), 'tensor', 'graph' or 'auto' (default: tensor where the backbone has it)")
-    p.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: torch\'s)')
-    p.add_argument('--resume', action='store_true', help='continue --out from its last frame')
-    p.add_argument('--overwrite', action='store_true', help='start again even if --out holds frames')
-    p.add_argument('-q', '--quiet', action='store_true', help='no progress bar')
-    add_settings_arguments(p, MDSettings, skip=('on_blowup',))       # a blow-up is an error on the command line
-    for flag, field in CLI_ALIASES.items():
-        p.add_argument(flag, dest=field, default=None, metavar='FLOAT', help=f"the same as --{field.replace('_', '-')}")
-    p.set_defaults(func=cmd_md)
