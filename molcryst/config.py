@@ -79,6 +79,8 @@ class TrainConfig(Settings):
     backbone: str = setting('schnet', 'a name in molcryst.models.BACKBONES')
     model_preset: Literal['paper', 'medium', 'small', 'tiny'] = setting('paper', "backbone size (molcryst.models.PRESETS): paper defaults, or smaller for CPU studies and tests")
     model_kwargs: dict = setting({}, "backbone hyperparameters, over the preset's (defaults: the papers')")
+    init_from: str|None = setting(None, "fine-tune: start from this checkpoint's representation (a .ckpt path or a pretrained name, molcryst.pretrained.available()); its head too where the shapes agree")
+    freeze: Literal['representation']|None = setting(None, "'representation': train the output head only (the backbone's representation keeps its init_from weights)")
     dataset_kwargs: dict = setting({}, 'dataset options, e.g. {limit: 2000}')
     cutoff: float|None = setting(None, "neighbour cut-off (None: the dataset's default)", 'Å', gt=0, allow_inf_nan=False)
     split: list[float|int|None] = setting([0.8, 0.1, 0.1], 'train/val/test fractions or counts')
@@ -116,6 +118,7 @@ class TrainConfig(Settings):
     def _consistent(self):
         check_names(self.dataset, self.backbone, self.model_kwargs)
         check_shapes(self.split, self.targets, self.extensive)
+        if self.freeze and not self.init_from: raise ConfigError(f'TrainConfig.freeze: {self.freeze!r} needs init_from (a representation to keep)')
         return self
 
     def default_run_dir(self)->Path:

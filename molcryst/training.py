@@ -28,11 +28,12 @@ from .checkpoints import load, safe_load, _check_weights
 log = logging.getLogger(__name__)
 
 # %% auto 0
-__all__ = ['log', 'wandb_mode', 'check_amp', 'resolve_model_kwargs', 'Run', 'read_history', 'evaluate', 'build_model',
-           'make_trainer', 'fit', 'plot_history', 'plot_parity', 'OPTIMIZERS', 'SCHEDULERS', 'LOSSES', 'LOGGERS',
-           'TrainConfig', 'as_config', 'regression_metrics', 'training_elements', 'GraphModel', 'safe_load', 'load',
-           'export_checkpoint', 'smiles_to_atoms', 'read_structures', 'predict', 'known_elements', 'domain_flags',
-           'Ensemble', 'fit_ensemble']
+__all__ = ['log', 'wandb_mode', 'check_amp', 'resolve_model_kwargs', 'Run', 'read_history', 'evaluate', 'build_model', 'is_head',
+           'init_source', 'init_from_checkpoint', 'freeze_representation', 'make_trainer', 'fit', 'plot_history',
+           'plot_parity', 'OPTIMIZERS', 'SCHEDULERS', 'LOSSES', 'LOGGERS', 'TrainConfig', 'as_config',
+           'regression_metrics', 'training_elements', 'GraphModel', 'safe_load', 'load', 'export_checkpoint',
+           'smiles_to_atoms', 'read_structures', 'predict', 'known_elements', 'domain_flags', 'Ensemble',
+           'fit_ensemble']
 
 # %% ../nbs/10d_fit.ipynb
 def wandb_mode()->str:
@@ -240,6 +241,55 @@ def build_model(cfg:TrainConfig, dm:GraphDataModule)->GraphModel:
     return model
 
 # %% ../nbs/10d_fit.ipynb
+_HEAD = ('backbone.head.', 'backbone.volume_bias')     # a backbone's output head (and the volume readout's intercept)
+
+def is_head(name:str)->bool:
+    "Whether a `GraphModel` weight name belongs to the backbone's output head (the rest of the backbone is its representation)."
+    return name.startswith(_HEAD)
+
+def init_source(init_from)->Path:
+    "The checkpoint file `TrainConfig.init_from` names: a path, or a pretrained model's name."
+    p = Path(init_from)
+    if p.exists() or str(init_from).endswith('.ckpt'): return p
+    from molcryst.pretrained import checkpoint_path
+    try: return checkpoint_path(str(init_from))
+    except ConfigError as e: raise ConfigError(f'TrainConfig.init_from: {init_from!r} is no checkpoint file and {e}') from None
+
+# %% ../nbs/10d_fit.ipynb
+def init_from_checkpoint(model:GraphModel, # the model `build_model` made (changed in place)
+                         init_from,        # a checkpoint path or a pretrained name
+                        )->dict:           # what was loaded: the file, and whether the head was
+    "Load a checkpoint's representation (and its head, where the shapes agree) into `model`; a clear error when the backbones differ."
+    path = init_source(init_from)
+    ck = safe_load(path)
+    hp, state = ck['hyper_parameters'], ck['state_dict']
+    where = f'TrainConfig.init_from: {path}'
+    theirs = (hp.get('config') or {}).get('backbone')
+    if theirs != model.cfg.backbone:
+        raise ConfigError(f'{where}: the file holds a {theirs!r} backbone, this run builds {model.cfg.backbone!r} (TrainConfig.backbone); fine-tuning needs the same one')
+    own = model.state_dict()
+    rep = [k for k in own if k.startswith('backbone.') and not is_head(k)]
+    bad = [k for k in rep if k not in state] + [k for k in state if k.startswith('backbone.') and not is_head(k) and k not in own]
+    bad += [f'{k}: file {tuple(state[k].shape)}, model {tuple(own[k].shape)}' for k in rep if k in state and state[k].shape != own[k].shape]
+    if bad:
+        a, b = hp.get('model_kwargs') or {}, model.hparams.model_kwargs
+        diff = ', '.join(f'{k}: file {a.get(k)!r}, this run {b.get(k)!r}' for k in sorted({**a, **b}) if a.get(k) != b.get(k))
+        raise ConfigError(f"{where}: the {theirs} representation has other sizes than this run's (TrainConfig.model_kwargs / model_preset): "
+                          f"{diff or ', '.join(bad[:3])}; give the source's sizes (its hyper_parameters.model_kwargs)")
+    head = [k for k in own if is_head(k)]
+    same_head = all(k in state and state[k].shape == own[k].shape for k in head)
+    model.load_state_dict({**own, **{k: state[k] for k in rep + (head if same_head else [])}})
+    log.info('%s: representation loaded from %s; head %s', model.cfg.backbone, path, 'loaded' if same_head else 're-initialised (other shape)')
+    return dict(path=path, head_loaded=same_head)
+
+def freeze_representation(model:GraphModel)->list[str]:
+    "Stop the gradients of the backbone's representation (the head still trains); the frozen weight names."
+    names = [n for n, p in model.named_parameters() if n.startswith('backbone.') and not is_head(n)]
+    for n, p in model.named_parameters():
+        if n in names: p.requires_grad_(False)
+    return names
+
+# %% ../nbs/10d_fit.ipynb
 def _first_batch(dm:GraphDataModule):
     "The first `batch_size` training structures as one batch (for the AMP preflight)."
     from torch_geometric.data import Batch
@@ -307,12 +357,14 @@ def fit(config:TrainConfig|dict|str|Path|None=None, # a config, a dict of fields
     with _removed_on_error(run_dir, created):                 # an empty split or a refused AMP leaves nothing behind
         dm.setup()
         model = build_model(cfg, dm)
+        last = run_dir / 'checkpoints' / 'last.ckpt'
+        if cfg.init_from and not (resume and last.exists()): init_from_checkpoint(model, cfg.init_from)   # a resume: its own weights
+        if cfg.freeze == 'representation': freeze_representation(model)
         if rank0: cfg.to_yaml(run_dir / 'config.yaml')
         if _precision(cfg, cfg.accelerator) == 'bf16-mixed':  # refuse before training, not at its first step
             check_amp(model, _first_batch(dm), 'bf16-mixed')
     best_cb, last_cb = _checkpoints(run_dir / 'checkpoints')
     cbs = [best_cb, last_cb, *callbacks] + ([EarlyStopping('val_loss', patience=cfg.early_stopping, mode='min')] if cfg.early_stopping else [])
-    last = run_dir / 'checkpoints' / 'last.ckpt'
     with warnings.catch_warnings(), _quiet_lightning(progress):
         warnings.filterwarnings('ignore', message='.*(does not have many workers|Checkpoint directory .* exists|The number of training batches|is smaller than the logging interval|LeafSpec).*')
         trainer = make_trainer(cfg, run_dir, cbs, progress, model.forces)
