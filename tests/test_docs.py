@@ -60,6 +60,24 @@ def test_no_committed_notebook_carries_injected_parameters():
         assert not tagged, f'{p.name}: cell {tagged[0]} is papermill\'s injected parameters; drop it when storing outputs'
 
 
+def test_every_parameter_is_one_papermill_can_set():
+    """papermill reads a parameters cell line by line (`name = value  # comment`); a line it cannot parse (a comment
+    holding '=' or '<=', say) is dropped from `papermill --help-notebook` and warned about as an unknown parameter when
+    set. Every top-level assignment of every study's and tutorial's parameters cell must be one it finds, unless its
+    value itself holds '=' or '#' (a SMILES string: papermill cannot read those, but still injects them when set)."""
+    import ast
+    import nbformat
+    from papermill.translators import PythonTranslator
+    for p in sorted([*(ROOT / 'nbs').glob('*.ipynb'), *(ROOT / 'colab').glob('*.ipynb')]):
+        cells = [c for c in nbformat.read(p, as_version=4).cells if 'parameters' in c.metadata.get('tags', [])]
+        if not cells: continue
+        src = cells[0].source
+        assigned = [t.id for n in ast.parse(src).body if isinstance(n, ast.Assign)
+                    and not set('=#') & set(ast.get_source_segment(src, n.value)) for t in n.targets if isinstance(t, ast.Name)]
+        missing = set(assigned) - {q.name for q in PythonTranslator.inspect(cells[0])}
+        assert not missing, f'{p.name}: papermill does not see {sorted(missing)} in the parameters cell (a comment with = or #?)'
+
+
 def _chromium_or_skip():
     if render_docs.chromium() is None:
         pytest.skip('no chromium on PATH (Debian: apt-get install chromium; scripts/test.sh installs it when run as root)')
@@ -166,3 +184,18 @@ def test_screenshot(site, stem):
     assert accent > 500, 'the sidebar is drawn, with the current page highlighted'
     ink = (content.sum(-1) < 600).mean()
     assert ink > 0.01, f'the content area has text and figures ({ink:.3%} dark pixels)'
+
+
+def test_a_study_shows_the_command_of_its_stored_outputs():
+    """A study stored from a reference run says, in its first cell, the command that makes those outputs again; the
+    run's own line (`scripts/run_study.py` writes it) names the command that did. The two must be the same command: a
+    study rerun at another scale with its text left behind would tell the reader the wrong scale."""
+    import nbformat
+    for p in sorted((ROOT / 'nbs').glob('[0-9]*.ipynb')):
+        first = nbformat.read(p, as_version=4).cells[0].source
+        ran = re.search(r'`(python scripts/run_study\.py [^`]+)` makes them again', first)
+        if not ran: continue
+        shown = first[:ran.start()]
+        norm = lambda s: ' '.join(s.split())
+        assert norm(ran.group(1)) in norm(shown.replace('\\\n', ' ')), \
+            f'{p.name}: its stored outputs come from `{ran.group(1)}`, which its first cell does not show'
