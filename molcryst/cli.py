@@ -9,7 +9,7 @@ import argparse, importlib, json, logging, sys, time
 
 # %% auto 0
 __all__ = ['COMMANDS', 'EXPLAIN_METHODS', 'cmd_data', 'format_summary', 'add_data_cli', 'cmd_train', 'add_train_cli',
-           'cmd_predict', 'add_predict_cli', 'add_explain_cli', 'build_parser', 'main']
+           'cmd_predict', 'cmd_screen', 'add_predict_cli', 'add_explain_cli', 'build_parser', 'main']
 
 # %% ../nbs/50_cli.ipynb
 COMMANDS = {   # name: (module, function that adds the sub-command's parser, one-line help)
@@ -103,7 +103,10 @@ def add_train_cli(sub):
 
 # %% ../nbs/50_cli.ipynb
 def cmd_predict(args)->None:
-    "Predict with a checkpoint (or pretrained name) on files and SMILES; CSV to --out or stdout."
+    "Predict with a checkpoint (or pretrained name) on files and SMILES; CSV to --out or stdout. Folders or patterns: a screen."
+    from molcryst.screening import is_screen_input
+    if any(map(is_screen_input, args.structures)) or args.workers is not None:
+        return cmd_screen(args)
     from molcryst.training import predict
     df = predict(args.checkpoint, list(args.structures), batch_size=args.batch_size, forces=args.forces,
                  occupancy=args.occupancy, min_distance=args.min_distance)
@@ -114,11 +117,23 @@ def cmd_predict(args)->None:
         print(f'{len(df)} predictions written to {args.out}')
     else: print(df.to_csv(index=False), end='')
 
+def cmd_screen(args)->None:
+    "`predict` over folders and patterns: streamed to --out, failures to the errors file, resumed when rerun."
+    from molcryst.core import ConfigError
+    from molcryst.screening import screen
+    if not args.out: raise ConfigError('predict: folders and patterns (a screen) write to a file: give --out results.csv')
+    if args.forces: raise ConfigError('predict: --forces is for single files and SMILES, not a screen of folders or patterns')
+    s = screen(args.checkpoint, list(args.structures), args.out, errors=args.errors, batch_size=args.batch_size,
+               workers=args.workers, overwrite=args.overwrite, occupancy=args.occupancy, min_distance=args.min_distance,
+               progress=not args.quiet)
+    print(s)
+
 def add_predict_cli(sub):
     "Register `predict`."
     p = sub.add_parser('predict', help=COMMANDS['predict'][2])
     p.add_argument('checkpoint', help='a .ckpt file or a pretrained name (e.g. schnet-qm9-homo)')
-    p.add_argument('structures', nargs='+', help='CIF, xyz or other ASE-readable files, or SMILES strings')
+    p.add_argument('structures', nargs='+', help='CIF, xyz or other ASE-readable files, SMILES strings, or folders and glob '
+                   'patterns (mofs/, "mofs/**/*.cif"): a screen, streamed to --out and resumed when rerun')
     p.add_argument('--out', default=None, help='CSV file (default: print to stdout)')
     p.add_argument('--forces', action='store_true', help='add predicted forces (energy models)')
     p.add_argument('--batch-size', type=int, default=32, help='structures per model call (default 32)')
@@ -126,6 +141,10 @@ def add_predict_cli(sub):
                    help='CIFs with partial occupancies: refuse them (default) or ignore the occupancies (every site fully occupied)')
     p.add_argument('--min-distance', type=float, default=None, metavar='Å',
                    help='refuse structures with atoms closer than this (default 0.5 Å, or $MOLCRYST_MIN_DISTANCE; 0: no check)')
+    p.add_argument('--workers', type=int, default=None, help='screen: processes building graphs (default: the cores less one; 0: none)')
+    p.add_argument('--errors', default=None, help='screen: CSV of the inputs that failed and why (default: OUT.errors.csv)')
+    p.add_argument('--overwrite', action='store_true', help='screen: start again instead of continuing an existing --out')
+    p.add_argument('-q', '--quiet', action='store_true', help='screen: no progress bar')
     p.set_defaults(func=cmd_predict)
 
 # %% ../nbs/50_cli.ipynb
