@@ -13,6 +13,7 @@ import pandas as pd
 
 from .config import as_config
 from .core import ConfigError, atomic_write
+from fastcore.basics import patch
 
 # %% auto 0
 __all__ = ['Ensemble', 'fit_ensemble']
@@ -25,6 +26,7 @@ class Ensemble:
     predictions: pd.DataFrame     # id, <t>, <t>_mean, <t>_std, and one <t>_pred_seed<k> per member
     targets: list
     units: dict
+    val_predictions: pd.DataFrame|None = None   # the same columns on the validation split (for `conformal`)
 
     def metrics(self)->pd.DataFrame:
         "Per target: MAE of the ensemble mean, members' MAE (mean ± std), mean predicted std, Spearman(|err|, std)."
@@ -72,11 +74,58 @@ def fit_ensemble(config=None, seeds:int|Sequence[int]=5, **kw)->Ensemble:
     if len(seeds) < 2: raise ConfigError(f'an ensemble needs at least 2 seeds, got {seeds!r}')
     from molcryst.training import fit   # here, not at the top: molcryst.training re-exports this chapter
     runs = [fit(cfg.replace(seed=s, run_dir=str(base / f'seed{s}')), **fit_kw) for s in seeds]
-    test = [r.predictions[r.predictions.split == 'test'].reset_index(drop=True) for r in runs]
-    df = test[0][['id', *runs[0].metrics['targets']]].copy()
+    df, val = (_pool(runs, seeds, split) for split in ('test', 'val'))
+    with atomic_write(base / 'ensemble_predictions.csv', 'w') as f: df.to_csv(f, index=False)
+    return Ensemble(runs, df, runs[0].metrics['targets'], runs[0].metrics['units'], val)
+
+def _pool(runs, seeds, split:str)->pd.DataFrame:
+    "The members' predictions on one split side by side, with their mean and sample std per target."
+    parts = [r.predictions[r.predictions.split == split].reset_index(drop=True) for r in runs]
+    df = parts[0][['id', *runs[0].metrics['targets']]].copy()
+    for d in parts[1:]:
+        if not d.id.equals(df.id): raise ConfigError(f'ensemble members disagree on the {split} split (another split_seed?)')
     for t in runs[0].metrics['targets']:
-        P = np.stack([d[f'{t}_pred'].to_numpy() for d in test], 1)
+        P = np.stack([d[f'{t}_pred'].to_numpy() for d in parts], 1)
         for s, col in zip(seeds, P.T): df[f'{t}_pred_seed{s}'] = col
         df[f'{t}_mean'], df[f'{t}_std'] = P.mean(1), P.std(1, ddof=1)
-    with atomic_write(base / 'ensemble_predictions.csv', 'w') as f: df.to_csv(f, index=False)
-    return Ensemble(runs, df, runs[0].metrics['targets'], runs[0].metrics['units'])
+    return df
+
+# %% ../nbs/10f_ensembles.ipynb
+@patch
+def conformal(self:Ensemble, target:str|None=None, coverage:float=0.9)->float:
+    "Split-conformal factor `q` from the validation split: `mean ± q·std` covers at least `coverage` of new structures."
+    t = target or self.targets[0]
+    if not 0 < coverage < 1: raise ConfigError(f'coverage must be in (0, 1), got {coverage!r}')
+    if self.val_predictions is None or not len(self.val_predictions):
+        raise ConfigError('conformal intervals need the validation predictions (an Ensemble from fit_ensemble)')
+    v = self.val_predictions
+    score = np.sort(((v[t] - v[f'{t}_mean']).abs() / _floor(v[f'{t}_std'])).to_numpy())
+    k = int(np.ceil((len(score) + 1) * coverage))
+    if k > len(score): raise ConfigError(f'{len(score)} validation structures are too few for {coverage:.0%} coverage; need {int(np.ceil(coverage / (1 - coverage)))}')
+    return float(score[k - 1])
+
+@patch
+def intervals(self:Ensemble, target:str|None=None, coverage:float=0.9)->pd.DataFrame:
+    "Per test structure: the conformal interval `mean ± q·std` at `coverage`, and whether it holds the reference value."
+    t = target or self.targets[0]
+    q, df = self.conformal(t, coverage), self.predictions
+    half = q * _floor(df[f'{t}_std'])
+    out = pd.DataFrame(dict(id=df.id, reference=df[t], mean=df[f'{t}_mean'], lower=df[f'{t}_mean'] - half, upper=df[f'{t}_mean'] + half))
+    out['covered'] = (out.reference >= out.lower) & (out.reference <= out.upper)
+    return out
+
+@patch
+def coverage_table(self:Ensemble, target:str|None=None, levels=(0.5, 0.68, 0.8, 0.9, 0.95))->pd.DataFrame:
+    "Test-split coverage of `mean ± z·std` (Gaussian z) and of the conformal interval, per nominal level."
+    from scipy.stats import norm
+    t = target or self.targets[0]
+    df = self.predictions
+    err, std = (df[t] - df[f'{t}_mean']).abs(), _floor(df[f'{t}_std'])
+    rows = []
+    for c in levels:
+        z, q = norm.ppf(0.5 + c / 2), self.conformal(t, c)
+        rows.append(dict(nominal=c, z=z, gaussian_coverage=float((err <= z * std).mean()), conformal_q=q,
+                         conformal_coverage=float((err <= q * std).mean()), conformal_mean_width=float(2 * q * std.mean())))
+    return pd.DataFrame(rows).set_index('nominal')
+
+def _floor(std): return np.maximum(std, 1e-12)       # identical members: a zero std would make every score infinite
