@@ -18,8 +18,9 @@ log = logging.getLogger('molcryst')
 __all__ = ['log', 'HARTREE_TO_EV', 'KCAL_MOL_TO_EV', 'BOHR_TO_ANGSTROM', 'EV_TO_KCAL_MOL', 'MAX_Z', 'MolcrystError',
            'ConfigError', 'CheckpointError', 'DataError', 'CIFError', 'UnknownElementError', 'EmptyDatasetError',
            'StructureError', 'NonFiniteError', 'atomic_number', 'seed_everything', 'get_device', 'denormals_flushed',
-           'flush_denormal', 'torch_threads', 'cache_dir', 'atomic_write', 'hash_key', 'did_you_mean', 'unknown',
-           'read_yaml', 'check_run_folder', 'clear_run_folder', 'check_resume', 'MissingExtraError', 'require']
+           'flush_denormal', 'torch_threads', 'tune_allocator', 'cache_dir', 'atomic_write', 'hash_key', 'did_you_mean',
+           'unknown', 'read_yaml', 'check_run_folder', 'clear_run_folder', 'check_resume', 'MissingExtraError',
+           'require']
 
 # %% ../nbs/00_core.ipynb
 HARTREE_TO_EV: float = 27.211386024367243         # 1 Ha in eV (ase.units.Hartree)
@@ -132,6 +133,20 @@ def torch_threads(n:int|None):
     try: yield
     finally:
         if torch.get_num_threads() != prev: torch.set_num_threads(prev)
+
+# %% ../nbs/00_core.ipynb
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3            # glibc's mallopt parameters (malloc.h)
+
+def tune_allocator(mmap_threshold:int=32 * 2**20,   # bytes: larger blocks are mmap'd (32 MiB: glibc's maximum default)
+                   trim_threshold:int=2**30,         # bytes of free heap top kept rather than returned to the OS
+                  )->bool:                           # whether the setting was applied
+    "Let glibc's malloc reuse the heap for the large, short-lived tensors of a training step (no page faults per step)."
+    if os.environ.get('MOLCRYST_TUNE_ALLOCATOR', '1') == '0': return False
+    import ctypes, ctypes.util
+    try: libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
+    except OSError: return False
+    if not hasattr(libc, 'mallopt') or not hasattr(libc, 'gnu_get_libc_version'): return False   # not glibc
+    return bool(libc.mallopt(_M_MMAP_THRESHOLD, int(mmap_threshold))) and bool(libc.mallopt(_M_TRIM_THRESHOLD, int(trim_threshold)))
 
 # %% ../nbs/00_core.ipynb
 def cache_dir(*parts:str)->Path:

@@ -19,7 +19,7 @@ from .datasets import GraphDataset, extensive_default, load_dataset
 
 # %% auto 0
 __all__ = ['SPLITS', 'split_indices', 'save_split', 'load_split', 'TargetScaler', 'default_num_workers', 'EpochSampler',
-           'GraphDataModule']
+           'GraphDataModule', 'GraphCollater', 'graph_loader']
 
 # %% ../nbs/03_datamodule.ipynb
 SPLITS = ('train', 'val', 'test')
@@ -217,11 +217,11 @@ def setup(self:GraphDataModule, stage=None):
 def subset(self:GraphDataModule, name:str): return torch.utils.data.Subset(self.dataset, self.idx[name].tolist())
 @patch
 def _loader(self:GraphDataModule, name, shuffle):
-    sub = self.subset(name)
+    idx = self.idx[name].tolist()
     t = self.trainer                                          # attached by Lightning: this process's share of a multi-process run
     ranks = dict(num_replicas=t.world_size, rank=t.global_rank) if t is not None else {}
-    return DataLoader(sub, batch_size=self.batch_size, sampler=EpochSampler(len(sub), self.shuffle_seed, self.epoch_size, **ranks) if shuffle else None,
-                      num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+    return graph_loader(self.dataset, idx, self.batch_size, num_workers=self.num_workers,
+                        sampler=EpochSampler(len(idx), self.shuffle_seed, self.epoch_size, **ranks) if shuffle else None)
 @patch
 def train_dataloader(self:GraphDataModule): return self._loader('train', True)
 @patch
@@ -230,3 +230,32 @@ def val_dataloader(self:GraphDataModule): return self._loader('val', False)
 def test_dataloader(self:GraphDataModule): return self._loader('test', False)
 @patch
 def predict_dataloader(self:GraphDataModule): return self._loader('test', False)
+
+# %% ../nbs/03_datamodule.ipynb
+class _Positions(torch.utils.data.Dataset):
+    "Item k is structure `indices[k]`: what a sampler over a subset picks, as an index into the whole dataset."
+    def __init__(self, indices): self.indices = list(map(int, indices))
+    def __len__(self): return len(self.indices)
+    def __getitem__(self, k): return self.indices[k]
+
+class GraphCollater:
+    "`collate_fn` of `graph_loader`: a list of structure indices -> their `Batch`, straight from `dataset`'s store."
+    def __init__(self, dataset:GraphDataset): self.dataset = dataset
+    def __call__(self, indices): return self.dataset.collate(indices)
+
+def _fast_collate(dataset)->bool:
+    "Whether `dataset` is a `GraphDataset` whose items are plain `_graph_at` slices of its store (no override)."
+    return isinstance(dataset, GraphDataset) and type(dataset).__getitem__ is GraphDataset.__getitem__ and hasattr(dataset, 'store')
+
+def graph_loader(dataset,                 # a `GraphDataset` (or any dataset of PyG `Data`)
+                 indices=None,            # the structures to load (default: all), in the order a sampler sees them
+                 batch_size:int=32,
+                 sampler=None,            # over positions 0..len(indices)-1 (None: in order)
+                 num_workers:int=0,
+                )->torch.utils.data.DataLoader:
+    "Batches of `dataset[indices]`: gathered from the store in one pass per batch where it can be, else PyG's `DataLoader`."
+    indices = range(len(dataset)) if indices is None else indices
+    kw = dict(batch_size=batch_size, sampler=sampler, num_workers=num_workers, persistent_workers=num_workers > 0)
+    if _fast_collate(dataset):
+        return torch.utils.data.DataLoader(_Positions(indices), collate_fn=GraphCollater(dataset), **kw)
+    return DataLoader(torch.utils.data.Subset(dataset, list(map(int, indices))), **kw)

@@ -13,7 +13,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 import torch
 from fastcore.basics import patch
-from torch_geometric.data import Data
+from torch_geometric.data import Batch, Data
 from tqdm import tqdm
 
 from .core import ConfigError, DataError, EmptyDatasetError, atomic_write, cache_dir, hash_key, unknown
@@ -23,8 +23,8 @@ log = logging.getLogger('molcryst.datasets')
 
 # %% auto 0
 __all__ = ['log', 'FORMAT_VERSION', 'DATASET_SPECS', 'DATASETS', 'TARGET_RANGES', 'Record', 'Skipped', 'GraphDataset',
-           'load_or_build', 'make_dataset', 'download_url', 'DatasetSpec', 'register_dataset', 'dataset_spec',
-           'load_dataset', 'extensive_default', 'target_range']
+           'collate_graphs', 'load_or_build', 'make_dataset', 'download_url', 'DatasetSpec', 'register_dataset',
+           'dataset_spec', 'load_dataset', 'extensive_default', 'target_range']
 
 # %% ../nbs/02_datasets.ipynb
 @dataclass
@@ -172,6 +172,48 @@ def __getitem__(self:GraphDataset, idx):
         return torch.utils.data.Subset(self, list(map(int, idx)))
     if idx < 0: idx += len(self)
     return _graph_at(self.store, idx, self._tidx)
+
+# %% ../nbs/02_datasets.ipynb
+def _ranges(starts:torch.Tensor, counts:torch.Tensor)->torch.Tensor:
+    "`cat([arange(s, s + c) for s, c in zip(starts, counts)])`, without the loop."
+    total = int(counts.sum())
+    off = torch.cumsum(counts, 0) - counts                     # where each range starts in the output
+    return torch.arange(total) + torch.repeat_interleave(starts - off, counts, output_size=total)
+
+def collate_graphs(s:dict,               # a collated store (`GraphDataset.store`)
+                   indices,              # structure indices, in batch order
+                   tidx:torch.Tensor,    # label columns (`GraphDataset._tidx`)
+                  )->Batch:              # what `Batch.from_data_list([_graph_at(s, i, tidx) for i in indices])` returns
+    "The batch of structures `indices`, gathered from the flat store in one pass (no per-graph `Data`)."
+    idx = torch.as_tensor(list(indices) if not torch.is_tensor(indices) else indices, dtype=torch.long)
+    G = len(idx)
+    ap, ep = s['atom_ptr'], s['edge_ptr']
+    na, ne = ap[idx + 1] - ap[idx], ep[idx + 1] - ep[idx]
+    aidx, eidx = _ranges(ap[idx], na), _ranges(ep[idx], ne)
+    node_ptr, edge_ptr = torch.zeros(G + 1, dtype=torch.long), torch.zeros(G + 1, dtype=torch.long)
+    torch.cumsum(na, 0, out=node_ptr[1:]); torch.cumsum(ne, 0, out=edge_ptr[1:])
+    E = int(edge_ptr[-1])
+    pos = s['pos'].index_select(0, aidx)
+    ei = s['edge_index'].index_select(1, eidx).long() + torch.repeat_interleave(node_ptr[:-1], ne, output_size=E)
+    shift = s['edge_shift'].index_select(0, eidx).long() if 'edge_shift' in s else torch.zeros(E, 3, dtype=torch.long)
+    attrs = dict(edge_index=ei, y=s['y'].index_select(0, idx).index_select(1, tidx), pos=pos,
+                 z=s['z'].index_select(0, aidx).long(), cell=s['cell'].index_select(0, idx).to(pos.dtype),
+                 pbc=s['pbc'].index_select(0, idx), edge_shift=shift, idx=idx)
+    if 'forces' in s: attrs['forces'] = s['forces'].index_select(0, aidx)
+    graph_ptr, zeros = torch.arange(G + 1), torch.zeros(G, dtype=torch.long)
+    level = dict(edge_index=edge_ptr, edge_shift=edge_ptr, pos=node_ptr, z=node_ptr, forces=node_ptr)
+    b = Batch(_base_cls=Data)
+    for k, v in attrs.items(): b[k] = v
+    b.batch, b.ptr = torch.repeat_interleave(torch.arange(G), na, output_size=int(node_ptr[-1])), node_ptr
+    b._num_graphs = G
+    b._slice_dict = {k: level.get(k, graph_ptr) for k in attrs}
+    b._inc_dict = {k: node_ptr[:-1] if k == 'edge_index' else zeros for k in attrs}
+    return b
+
+@patch
+def collate(self:GraphDataset, indices)->Batch:
+    "The batch of structures `indices` (`collate_graphs` on this dataset's store and targets)."
+    return collate_graphs(self.store, indices, self._tidx)
 
 # %% ../nbs/02_datasets.ipynb
 @patch

@@ -15,7 +15,7 @@ import torch
 import lightning as L
 
 from .compat import in_single_process_trial, mpi_ready
-from .core import ConfigError, MolcrystError, NonFiniteError, atomic_write, check_resume, check_run_folder, require, seed_everything
+from .core import ConfigError, MolcrystError, NonFiniteError, atomic_write, check_resume, check_run_folder, require, seed_everything, tune_allocator
 from .datamodule import GraphDataModule, SPLITS
 from .models import BACKBONES, hyperparameters, preset
 from .config import *
@@ -351,6 +351,7 @@ def fit(config:TrainConfig|dict|str|Path|None=None, # a config, a dict of fields
     rank0 = _launched_rank_zero()                             # only the first rank checks and writes the run folder
     if rank0: _prepare_run_dir(cfg, run_dir, resume, overwrite, create=False)
     seed_everything(cfg.seed)
+    tune_allocator()                                          # heap reuse for the per-step tensors (changes no number)
     dm = _data_module(cfg, run_dir, progress, write_split=rank0)
     created = not run_dir.exists()                            # the data and targets are valid: now the folder
     run_dir.mkdir(parents=True, exist_ok=True)

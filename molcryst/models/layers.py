@@ -17,8 +17,9 @@ from ..graphs import edge_vectors
 
 # %% auto 0
 __all__ = ['READOUTS', 'READOUTS_VOLUME', 'VOLUME_UNIT', 'GaussianRBF', 'ExpNormalRBF', 'CosineCutoff', 'PolynomialCutoff',
-           'symmetric_pairs', 'ShiftedSoftplus', 'mlp', 'float32_call', 'check_readout', 'graph_index', 'cell_volume',
-           'per_volume', 'Backbone', 'energy_forces', 'EnergyForces', 'random_rotation', 'transform_graph', 'fd_forces']
+           'symmetric_pairs', 'complete_pairs', 'pair_messages', 'ShiftedSoftplus', 'mlp', 'float32_call',
+           'check_readout', 'graph_index', 'cell_volume', 'per_volume', 'Backbone', 'energy_forces', 'EnergyForces',
+           'random_rotation', 'transform_graph', 'fd_forces']
 
 # %% ../../nbs/04_layers.ipynb
 class GaussianRBF(nn.Module):
@@ -83,10 +84,53 @@ def symmetric_pairs(edge_index:torch.Tensor,       # [2, E]
     return first, inverse
 
 # %% ../../nbs/04_layers.ipynb
+def complete_pairs(edge_index:torch.Tensor, # [2, E]
+                   first:torch.Tensor,      # [U] one edge per pair (`symmetric_pairs`)
+                  )->tuple[torch.Tensor, torch.Tensor]|None:
+    """`(a, b)` [U], the lower and the higher atom index of each pair, when every pair has both its edges (E = 2U), else
+    None. `symmetric_pairs` orders pairs by `(a, b)`, so the sums into `a` run through memory in order."""
+    if edge_index.shape[1] != 2 * first.numel(): return None
+    s, d = edge_index[0].index_select(0, first), edge_index[1].index_select(0, first)
+    return torch.minimum(s, d), torch.maximum(s, d)
+
+class _PairMessages(torch.autograd.Function):
+    "out[a] += h[b] ⊙ W, out[b] += h[a] ⊙ W over the pairs; saves only `h` and `W`."
+    @staticmethod
+    def forward(ctx, h, W, a, b):
+        ctx.save_for_backward(h, W, a, b)
+        out = torch.zeros_like(h)
+        t = h.index_select(0, b); t.mul_(W); out.index_add_(0, a, t)
+        t = torch.index_select(h, 0, a, out=t); t.mul_(W); out.index_add_(0, b, t)   # reuse the buffer
+        return out
+    @staticmethod
+    def backward(ctx, g):
+        h, W, a, b = ctx.saved_tensors
+        gh = gW = None
+        ga, gb = g.index_select(0, a), g.index_select(0, b)
+        if torch.is_grad_enabled():                           # create_graph (forces in the loss): differentiable ops only
+            if ctx.needs_input_grad[1]: gW = ga * h.index_select(0, b) + gb * h.index_select(0, a)
+            if ctx.needs_input_grad[0]: gh = torch.zeros_like(h).index_add(0, b, ga * W).index_add(0, a, gb * W)
+            return gh, gW, None, None
+        if ctx.needs_input_grad[1]:
+            gW = ga * h.index_select(0, b); gW.addcmul_(gb, h.index_select(0, a))
+        if ctx.needs_input_grad[0]:
+            gh = torch.zeros_like(h)
+            ga.mul_(W); gh.index_add_(0, b, ga)
+            gb.mul_(W); gh.index_add_(0, a, gb)
+        return gh, gW, None, None
+
+def pair_messages(h:torch.Tensor,  # [N, F] features of the senders
+                  W:torch.Tensor,  # [U, F] one filter per pair
+                  a:torch.Tensor, b:torch.Tensor, # [U] the pair ends (`complete_pairs`)
+                 )->torch.Tensor:  # [N, F]: Σ over pairs of h_b ⊙ W into a, h_a ⊙ W into b
+    "The per-edge sum `scatter(h[src] * W[inverse], dst)` of a full neighbour list, computed per pair."
+    return _PairMessages.apply(h, W, a, b)
+
+# %% ../../nbs/04_layers.ipynb
 class ShiftedSoftplus(nn.Module):
     "`softplus(x) − log 2` (SchNet, PhysNet): smooth, and zero at zero."
     def __init__(self): super().__init__(); self.shift = math.log(2.0)
-    def forward(self, x): return F.softplus(x) - self.shift
+    def forward(self, x): return F.softplus(x).sub_(self.shift)   # in place: softplus's backward needs only its input
 
 # %% ../../nbs/04_layers.ipynb
 def mlp(sizes:Sequence[int], act=ShiftedSoftplus, last_act:bool=False)->nn.Sequential:

@@ -11,7 +11,8 @@ from fastcore.basics import patch
 
 from ..core import MAX_Z
 from ..graphs import edge_vectors
-from .layers import READOUTS_VOLUME, Backbone, CosineCutoff, GaussianRBF, ShiftedSoftplus, symmetric_pairs
+from .layers import (READOUTS_VOLUME, Backbone, CosineCutoff, GaussianRBF, ShiftedSoftplus, complete_pairs,
+                                    pair_messages, symmetric_pairs)
 
 # %% auto 0
 __all__ = ['CFConv', 'SchNet']
@@ -26,11 +27,14 @@ class CFConv(nn.Module):
         self.lin2 = nn.Linear(num_filters, hidden_channels)
         self.cut = CosineCutoff(cutoff)
 
-    def forward(self, x, edge_index, rbf, cut, inverse):
-        "`rbf`, `cut`: per pair (see `symmetric_pairs`); `inverse` maps edges to pairs."
+    def forward(self, x, edge_index, rbf, cut, inverse, pairs=None):
+        """`rbf`, `cut`: per pair (see `symmetric_pairs`); `inverse` maps edges to pairs; `pairs`: their ends
+        (`complete_pairs`) when every pair has both edges, and then the messages go per pair (`pair_messages`)."""
+        W = self.filter(rbf).mul_(cut.unsqueeze(-1))              # filter once per pair (in place: a Linear's output is not saved)
+        h = self.lin1(x)
+        if pairs is not None: return self.lin2(pair_messages(h, W, *pairs))
         src, dst = edge_index
-        W = (self.filter(rbf) * cut.unsqueeze(-1)).index_select(0, inverse)   # filter once per pair, then per edge
-        m = self.lin1(x).index_select(0, src) * W
+        m = h.index_select(0, src) * W.index_select(0, inverse)   # ... then per edge
         return self.lin2(scatter(m, dst, dim=0, dim_size=x.shape[0], reduce='sum'))
 
 # %% ../../nbs/06_schnet.ipynb
@@ -55,6 +59,7 @@ class SchNet(Backbone):
                                    for _ in range(num_interactions)])
         self.head = nn.Sequential(nn.Linear(hidden_channels, hidden_channels // 2), ShiftedSoftplus(),
                                   nn.Linear(hidden_channels // 2, out_dim))
+        self.pair_messages = True  # messages per pair where the graph's pairs are complete (False: per edge, as first written)
 
 # %% ../../nbs/06_schnet.ipynb
 @patch
@@ -63,7 +68,8 @@ def atom_features(self:SchNet, batch):
     first, inverse = symmetric_pairs(batch.edge_index, getattr(batch, 'edge_shift', None))
     d = dist.index_select(0, first)                           # one length per pair
     rbf, cut = self.rbf(d), self.convs[0].cut(d)              # every block has the same cut-off: compute it once
+    pairs = complete_pairs(batch.edge_index, first) if self.pair_messages else None
     x = self.embedding(batch.z)
     for conv, act in zip(self.convs, self.acts):
-        x = x + act(conv(x, batch.edge_index, rbf, cut, inverse))
+        x = x + act(conv(x, batch.edge_index, rbf, cut, inverse, pairs))
     return x
