@@ -19,6 +19,7 @@ SMALL = {
     'mpnn': dict(hidden_channels=16, edge_hidden=32, num_rbf=16),
     'mpnn_transformer': dict(hidden_channels=16, edge_hidden=32, num_rbf=16, num_heads=2),
     'torchmdnet': dict(embedding_dimension=32, num_layers=2, num_rbf=16, num_heads=4),
+    'tensornet': dict(hidden_channels=16, num_layers=1, num_rbf=16, cutoff=5.0),
 }
 NAMES = list(BACKBONES)
 
@@ -45,7 +46,7 @@ def structures():
 
 
 def test_registry_and_imports():
-    from molcryst.models import CGCNN, SchNet, PhysNet, MPNN, MPNNTransformer, TorchMDNet  # noqa: F401
+    from molcryst.models import CGCNN, SchNet, PhysNet, MPNN, MPNNTransformer, TorchMDNet, TensorNet  # noqa: F401
     assert set(NAMES) == set(SMALL)
     with pytest.raises(ConfigError, match="unknown backbone 'gin'; valid backbones: cgcnn"):
         get_model('gin')
@@ -147,7 +148,7 @@ def test_volume_readout(name):
             m(structures()['molecule'])
 
 
-@pytest.mark.parametrize('name', ['physnet', 'torchmdnet', 'mpnn'])
+@pytest.mark.parametrize('name', ['physnet', 'torchmdnet', 'tensornet', 'mpnn'])
 def test_volume_readout_only_where_supported(name):
     with pytest.raises(ConfigError, match="unknown readout 'volume'"):
         get_model(name, **SMALL[name], readout='volume')

@@ -11,12 +11,13 @@ from .schnet import SchNet
 from .physnet import PhysNet
 from .mpnn import MPNN, MPNNTransformer
 from .torchmdnet import TorchMDNet
+from .tensornet import TensorNet
 
-_all_ = ['Backbone', 'EnergyForces', 'CGCNN', 'CGCNNDense', 'SchNet', 'PhysNet', 'MPNN', 'MPNNTransformer', 'TorchMDNet']
+_all_ = ['Backbone', 'EnergyForces', 'CGCNN', 'CGCNNDense', 'SchNet', 'PhysNet', 'MPNN', 'MPNNTransformer', 'TorchMDNet', 'TensorNet']
 
 # %% auto 0
 __all__ = ['BACKBONES', 'PRESETS', 'PRESET_NAMES', 'hyperparameters', 'get_model', 'preset', 'Backbone', 'EnergyForces', 'CGCNN',
-           'CGCNNDense', 'SchNet', 'PhysNet', 'MPNN', 'MPNNTransformer', 'TorchMDNet']
+           'CGCNNDense', 'SchNet', 'PhysNet', 'MPNN', 'MPNNTransformer', 'TorchMDNet', 'TensorNet']
 
 # %% ../../nbs/09b_models.ipynb
 BACKBONES = {
@@ -27,6 +28,7 @@ BACKBONES = {
     'mpnn': (MPNN, dict(hidden_channels=64, num_steps=3, readout='set2set')),
     'mpnn_transformer': (MPNNTransformer, dict(hidden_channels=64, num_steps=3, num_heads=4, readout='set2set')),
     'torchmdnet': (TorchMDNet, dict(embedding_dimension=128, num_layers=6, num_rbf=32, num_heads=8, cutoff=5.0, readout='sum')),
+    'tensornet': (TensorNet, dict(hidden_channels=128, num_layers=2, num_rbf=32, cutoff=4.5, readout='sum')),
 }
 
 def hyperparameters(cls)->list[str]:
@@ -67,6 +69,8 @@ PRESETS = {    # backbone: {preset: hyperparameters that differ from the paper d
     'torchmdnet':       dict(medium=dict(embedding_dimension=64, num_layers=2, num_rbf=16, num_heads=4),
                              small=dict(embedding_dimension=32, num_layers=2, num_rbf=16, num_heads=4),
                              tiny=dict(embedding_dimension=16, num_layers=1, num_rbf=8, num_heads=2)),
+    'tensornet':        dict(medium=dict(hidden_channels=64, num_layers=2, num_rbf=16), small=dict(hidden_channels=32, num_layers=2, num_rbf=16),
+                             tiny=dict(hidden_channels=16, num_layers=1, num_rbf=8)),
 }
 PRESET_NAMES = ('paper', 'medium', 'small', 'tiny')
 
