@@ -23,7 +23,8 @@ SMALL = dict(cgcnn=dict(atom_fea_len=16, n_conv=2, h_fea_len=16), cgcnn_dense=di
              physnet=dict(hidden_channels=16, num_rbf=10, num_modules=2, cutoff=5.0),
              mpnn=dict(hidden_channels=16, num_steps=2, num_rbf=10, edge_hidden=16),
              mpnn_transformer=dict(hidden_channels=16, num_steps=2, num_rbf=10, edge_hidden=16, num_heads=2),
-             torchmdnet=dict(embedding_dimension=16, num_layers=2, num_rbf=10, num_heads=2))
+             torchmdnet=dict(embedding_dimension=16, num_layers=2, num_rbf=10, num_heads=2),
+             tensornet=dict(hidden_channels=16, num_layers=1, num_rbf=10, cutoff=5.0))
 NAMES = list(BACKBONES)
 # every method, saliency twice (atom inputs, positions); CAM where the readout is 'sum'
 VARIANTS = [('saliency', {}), ('saliency', dict(wrt='positions')), ('gradcam', {}), ('gradcam', dict(relu=False)),
