@@ -9,7 +9,7 @@ from torch import nn
 from fastcore.basics import patch
 
 from ..graphs import edge_vectors
-from .layers import Backbone, check_readout, graph_index
+from .layers import Backbone, check_readout, float32_call, graph_index
 from .torchmdnet import _create_model, _no_subnormals
 
 # %% auto 0
@@ -39,7 +39,7 @@ def _embedding(emb, z, edge_index, dist, unit, attr):
     Zij = emb.emb2(emb.emb(z).index_select(0, edge_index.t().reshape(-1)).view(-1, 2 * F))
     dp = torch.stack([emb.distance_proj1(attr), emb.distance_proj2(attr), emb.distance_proj3(attr)], dim=1)
     edge_attr = (emb.cutoff(dist).unsqueeze(-1) * Zij).unsqueeze(1) * dp
-    I, A, S = tn.tensornet_embedding_message_passing(unit, edge_attr, edge_index, z.shape[0])
+    I, A, S = float32_call(tn.tensornet_embedding_message_passing, unit, edge_attr, edge_index, z.shape[0])   # its sums mix dtypes under autocast
     norm = emb.init_norm(tn.tensor_norm(tn._compose_tensor(I, A, S)))
     for lin in emb.linears_scalar: norm = emb.act(lin(norm))
     norm = norm.reshape(-1, 3, F)
@@ -59,7 +59,7 @@ def _interaction(layer, X, edge_index, dist, attr):
     I, A, S = tn._decompose_tensor(X)
     I, A, S = layer.linears_tensor[0](I), layer.linears_tensor[1](A), layer.linears_tensor[2](S)
     Y = tn._compose_tensor(I, A, S)
-    msg = tn._compose_tensor(*tn.tensornet_interaction_message_passing(I, A, S, attr, edge_index, X.shape[0]))
+    msg = tn._compose_tensor(*float32_call(tn.tensornet_interaction_message_passing, I, A, S, attr, edge_index, X.shape[0]))
     if layer.equivariance_invariance_group == 'O(3)': C = tn._tensor_matmul_o3(Y, msg)
     else: C = 2 * tn._tensor_matmul_so3(Y, msg)
     I, A, S = tn._decompose_tensor(C)
