@@ -33,12 +33,13 @@ def _tn():
     from torchmdnet.models import tensornet
     return tensornet
 
-def _embedding(emb, z, edge_index, dist, unit, attr):
+def _embedding(emb, z, edge_index, dist, unit, attr, mask=None):
     "`TensorEmbedding.forward` (torchmd-net's plain PyTorch branch): each atom's first tensor `X` [N,3,3,F]."
     tn, F = _tn(), emb.hidden_channels
     Zij = emb.emb2(emb.emb(z).index_select(0, edge_index.t().reshape(-1)).view(-1, 2 * F))
     dp = torch.stack([emb.distance_proj1(attr), emb.distance_proj2(attr), emb.distance_proj3(attr)], dim=1)
     edge_attr = (emb.cutoff(dist).unsqueeze(-1) * Zij).unsqueeze(1) * dp
+    if mask is not None: edge_attr = edge_attr * mask.view(-1, 1, 1)     # `tensor_forward`'s weight: 0 beyond its cut-off
     I, A, S = float32_call(tn.tensornet_embedding_message_passing, unit, edge_attr, edge_index, z.shape[0])   # its sums mix dtypes under autocast
     norm = emb.init_norm(tn.tensor_norm(tn._compose_tensor(I, A, S)))
     for lin in emb.linears_scalar: norm = emb.act(lin(norm))
@@ -49,10 +50,10 @@ def _embedding(emb, z, edge_index, dist, unit, attr):
     return tn._compose_tensor(I, A, S)
 
 # %% ../../nbs/09a_tensornet.ipynb
-def _interaction(layer, X, edge_index, dist, attr):
+def _interaction(layer, X, edge_index, dist, attr, mask=None):
     "`Interaction.forward` (torchmd-net's plain PyTorch branch, no charge): `X` after one interaction layer."
     tn, F = _tn(), layer.hidden_channels
-    C = layer.cutoff(dist)
+    C = layer.cutoff(dist) if mask is None else layer.cutoff(dist) * mask
     for lin in layer.linears_scalar: attr = layer.act(lin(attr))
     attr = (attr * C.view(-1, 1)).reshape(attr.shape[0], 3, F)
     X = X / (tn.tensor_norm(X) + 1)[:, None, None, :]
@@ -69,12 +70,12 @@ def _interaction(layer, X, edge_index, dist, attr):
     return X + dX + tn._tensor_matmul_so3(dX, dX)
 
 # %% ../../nbs/09a_tensornet.ipynb
-def _representation(rep, z, edge_index, dist, unit)->torch.Tensor:
-    "TensorNet's scalar atom features [N,F] on the given edges: torchmd-net's `forward` in its plain PyTorch branch."
+def _representation(rep, z, edge_index, dist, unit, mask=None)->torch.Tensor:
+    "TensorNet's scalar atom features [N,F] on the given edges (`mask`: an optional weight per edge): torchmd-net's `forward` in its plain PyTorch branch."
     tn = _tn()
     attr = rep.distance_expansion(dist)
-    X = _embedding(rep.tensor_embedding, z, edge_index, dist, unit, attr)
-    for layer in rep.layers: X = _interaction(layer, X, edge_index, dist, attr)
+    X = _embedding(rep.tensor_embedding, z, edge_index, dist, unit, attr, mask)
+    for layer in rep.layers: X = _interaction(layer, X, edge_index, dist, attr, mask)
     I, A, S = tn._decompose_tensor(X)
     x = rep.out_norm(torch.cat((3 * I**2, tn.tensor_norm(A), tn.tensor_norm(S)), dim=-1))
     return rep.act(rep.linear(x))
@@ -157,3 +158,31 @@ def input_modules(self:TensorNet)->list:
 def last_atom_module(self:TensorNet)->nn.Module:
     "The representation's final activation: its output is the scalar atom features."
     return self.representation.act
+
+# %% ../../nbs/09a_tensornet.ipynb
+@patch
+def tensor_forward(self:TensorNet,
+                   z:torch.Tensor,           # [N] atomic numbers
+                   pos:torch.Tensor,         # [N,3] positions, Å
+                   edge_index:torch.Tensor,  # [2,E] (source j, target i), as in the graph
+                   shift:torch.Tensor,       # [E,3] each edge's cell offset in Å (`edge_shift @ cell`; zeros for molecules)
+                   batch:torch.Tensor,       # [N] graph of each atom
+                   num_graphs:int,           # G
+                   cutoff:float|None=None,   # edges this long or longer contribute nothing (a Verlet list's extra pairs)
+                  )->torch.Tensor:           # [G, out_dim], as `forward`
+    "`forward` on plain tensors, with no data-dependent shapes or branches (for batched MD and `torch.compile`)."
+    src, dst = edge_index[0], edge_index[1]
+    n = pos.shape[0]
+    vec = pos.index_select(0, src) - pos.index_select(0, dst) + shift
+    dist = vec.norm(dim=-1)
+    loops = torch.arange(n, device=pos.device)
+    ei = torch.cat([torch.stack([dst, src]), torch.stack([loops, loops])], dim=1)
+    unit = torch.cat([-vec / dist.clamp_min(1e-12).unsqueeze(-1), vec.new_zeros(n, 3)])
+    mask = None if cutoff is None else torch.cat([(dist < cutoff).to(pos.dtype), pos.new_ones(n)])
+    x = _representation(self.representation, z, ei, torch.cat([dist, dist.new_zeros(n)]), unit, mask)
+    if self.readout == 'mean':
+        h = x.new_zeros(num_graphs, x.shape[1]).index_add(0, batch, x)
+        cnt = x.new_zeros(num_graphs).index_add(0, batch, x.new_ones(n)).clamp_min(1)
+        return self.head(h / cnt.unsqueeze(1))
+    atom_out = torch.cat([o.pre_reduce(x, None, z, pos, batch) for o in self.outputs], dim=-1)
+    return atom_out.new_zeros(num_graphs, atom_out.shape[1]).index_add(0, batch, atom_out)
