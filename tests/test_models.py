@@ -200,3 +200,22 @@ def test_mpnn_fast_forms_on_qm9_at_default_size(qm9_64):
         torch.testing.assert_close(res[impl][0], res['reference'][0], rtol=1e-10, atol=1e-12)
         for n, gref in res['reference'][1].items():
             torch.testing.assert_close(res[impl][1][n], gref, rtol=1e-8, atol=1e-12, msg=n)
+
+
+def test_tensornet_tensor_engine_equals_graph_engine():
+    "TensorNet in the MD calculator: `tensor_forward` (the tensor engine, Verlet list with a skin) gives the graph engine's energy, forces and stress."
+    from molcryst.calculator import MolcrystCalculator
+    from molcryst.training import GraphModel
+    torch.manual_seed(0)
+    gm = GraphModel(dict(dataset='md17', targets=['energy'], backbone='tensornet'), ['energy'], {'energy': 'eV'}, [True],
+                    dict(cutoff=5.0, max_neighbors=None), True, dict(SMALL['tensornet'], readout='sum')).eval()
+    eth = molecule('CH3CH2OH'); eth.rattle(0.02, seed=1)
+    for atoms, props in ((eth, ['energy', 'forces']), (sige(), ['energy', 'forces', 'stress'])):
+        res = {}
+        for engine in ('graph', 'tensor'):
+            calc = MolcrystCalculator(gm, engine=engine, dtype=torch.float64, device='cpu')
+            assert calc.engine == engine
+            calc.calculate(atoms.copy(), props)
+            res[engine] = calc.results
+        for p in props: np.testing.assert_allclose(res['tensor'][p], res['graph'][p], rtol=1e-9, atol=1e-11, err_msg=p)
+        assert np.abs(res['graph']['forces']).max() > 1e-4
