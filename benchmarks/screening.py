@@ -88,7 +88,8 @@ def main(argv=None):
     files = cifs(a.limit or None)
     if a.child:
         print(json.dumps(child(a.child, files, a.workers, Path(a.tmp)))); return
-    workers = a.workers if a.workers is not None else max(1, (os.cpu_count() or 1) - 1)
+    cores = len(os.sched_getaffinity(0))
+    workers = a.workers if a.workers is not None else max(1, cores - 1)
     n, quarter = len(files), max(1, len(files) // 4)
     variants = [(f'screen, {workers} worker{"s" if workers > 1 else ""}', 'screen', n, workers),
                 ('screen, in process', 'screen', n, 0),
@@ -111,7 +112,8 @@ def main(argv=None):
         sys.path.insert(0, str(HERE)); import report
         cmd = 'python benchmarks/screening.py' + (f' --limit {a.limit}' if a.limit else '') + (f' --workers {a.workers}' if a.workers is not None else '') + ' --save-reference'
         print(report.save('screening', rows, cols, command=cmd,
-                          notes=[f'CoRE MOF 2019-ASR, the first {n:,} CIFs by name; model {MODEL} (CGCNN, 12 neighbours within 8 Å); '
+                          notes=[f'CoRE MOF 2019-ASR, the first {n:,} CIFs by name; model {MODEL} (CGCNN, 12 neighbours within 8 Å); {cores} core(s) '
+                                 f'available to the run (taskset){": the worker variants show the overhead of the processes, not a parallel speed-up" if cores == 1 else ""}; '
                                  'each variant a fresh process, run one after another; peak RSS: the process or its workers, '
                                  'whichever is larger (getrusage); structures/s count failed inputs too; x_cgcnn: structures/s '
                                  'over the CGCNN featuriser\'s (which builds graphs only, no model)']))
