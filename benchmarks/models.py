@@ -1,10 +1,15 @@
-"""Model benchmark: training throughput of every backbone, SchNet vs PyG, the TorchMD-NET wrapper vs torchmd-net, CGCNN list vs padded.
+"""Model benchmark: training throughput of every backbone, SchNet vs PyG, the TorchMD-NET wrapper vs torchmd-net, CGCNN list vs padded, SchNet vs schnetpack 2.2.
 
 Prints markdown tables and writes them to benchmarks/results/models.md. Speed is judged by ratios
 measured side by side in one run (medians over repeats), not by absolute seconds.
 
     .venv/bin/python benchmarks/models.py                  # everything (about 10 min on 2 cores)
     .venv/bin/python benchmarks/models.py --parts 2,3      # only SchNet vs PyG and TorchMD-NET
+    OMP_NUM_THREADS=1 taskset -c 0 .venv/bin/python benchmarks/models.py --parts 6 --save-reference   # SchNet vs schnetpack, one core
+
+Part 6 needs schnetpack 2.2, which is not a molcryst requirement and declares Python >= 3.12; on 3.11 install its
+import-time dependencies (fasteners matscipy dirsync progressbar omegaconf torch-ema), then
+`pip install --no-deps --ignore-requires-python 'schnetpack==2.2.*'`. Without it, part 6 is skipped with a message.
     .venv/bin/python benchmarks/models.py --n-qm9 300 --epochs 1 --repeats 2 --cgcnn-steps 1 --skip-full   # quick
 
 Not a test: nothing here asserts. Thread counts are left at their defaults (no OMP_NUM_THREADS).
@@ -61,6 +66,10 @@ class OtherCPU:
         self.wall = time.perf_counter() - self.t0
         b1 = self._busy()
         self.other = None if b1 is None or self.b0 is None else max(0.0, (b1 - self.b0) - (self._own() - self.o0))
+    def so_far(self)->str:
+        "`line()` for the run up to now (the block still open)."
+        import copy
+        c = copy.copy(self); c.__exit__(None, None, None); return c.line()
     def line(self):
         if self.other is None: return 'CPU use of other processes: unknown'
         return (f'Other processes used {self.other:.0f} CPU-s during the {self.wall / 60:.1f} min run '
@@ -654,6 +663,212 @@ def cgcnn_table(res, a):
                      f'{med_t[FM] / med_t[F_]:.2f}× its time; outputs {rel(o[FM], o[F_]):.1e}, gradients {rel(g[FM], g[F_]):.1e}')
     return '\n'.join(lines)
 
+# ----------------------------------------------------------------------------- part 6: SchNet vs schnetpack 2.2
+GOAL_SPK = 2.0           # molcryst SchNet training >= 2x schnetpack 2.2's graphs/s, loaders on both sides (issue 22)
+SPK_MODES = ('loader', 'precollated', 'inference')
+SPK_SIDES = (('molcryst', True), ('schnetpack', False), ('schnetpack', True))   # True: with molcryst's allocator setting (fit applies it)
+SPK_ARCH = dict(hidden_channels=128, num_filters=128, num_interactions=6, num_rbf=50, cutoff=5.0)
+
+def _spk_version():
+    "schnetpack's version, or None where it cannot be imported (it is not a molcryst requirement)."
+    try:
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore'); import schnetpack  # noqa: F401
+        from importlib.metadata import version
+        return version('schnetpack')
+    except Exception: return None
+
+def _spk_model():
+    "schnetpack 2.2's SchNet as its docs build it: 128 features and filters, 6 interactions, 50 Gaussians, 5 Å cosine cut-off; a shifted-softplus Atomwise head (128 → 64 → 1), summed."
+    import schnetpack as spk
+    rep = spk.representation.SchNet(n_atom_basis=128, n_interactions=6, radial_basis=spk.nn.GaussianRBF(n_rbf=50, cutoff=5.0),
+                                    cutoff_fn=spk.nn.CosineCutoff(5.0), n_filters=128)
+    head = spk.atomistic.Atomwise(n_in=128, n_out=1, activation=spk.nn.shifted_softplus, aggregation_mode='sum', output_key='y')
+    return spk.model.NeuralNetworkPotential(representation=rep, input_modules=[spk.atomistic.PairwiseDistances()],
+                                            output_modules=[head], postprocessors=[])
+
+def _spk_inputs(ds)->list[dict]:
+    """schnetpack's per-structure input dicts for the molcryst dataset `ds`: the same molecules, positions and 5 Å edges
+    (`idx_i` the centre = molcryst's target, `idx_j` the neighbour), neighbour lists cached in memory (what
+    `CachedNeighborList` gives schnetpack's own datasets), so its loader only collates."""
+    import torch, schnetpack.properties as P
+    s, out = ds.store, []
+    ap, ep = s['atom_ptr'], s['edge_ptr']
+    for k in range(len(ds)):
+        a0, a1, e0, e1 = int(ap[k]), int(ap[k + 1]), int(ep[k]), int(ep[k + 1])
+        ei = s['edge_index'][:, e0:e1].long()
+        out.append({P.idx: torch.tensor([k]), P.Z: s['z'][a0:a1].long(), P.R: s['pos'][a0:a1].clone(), P.cell: s['cell'][k:k + 1].clone(),
+                    P.pbc: s['pbc'][k:k + 1].clone(), P.n_atoms: torch.tensor([a1 - a0]), P.idx_i: ei[1].clone(), P.idx_j: ei[0].clone(),
+                    P.offsets: torch.zeros(e1 - e0, 3), 'target': s['y'][k:k + 1, ds._tidx].float()})
+    return out
+
+def _copy_to_spk(mc, sp):
+    "Copy molcryst SchNet `mc`'s weights into schnetpack's `sp` (the same architecture; schnetpack's embedding has 100 rows)."
+    import torch
+    rep, head = sp.representation, sp.output_modules[0].outnet
+    with torch.no_grad():
+        rep.embedding.weight.copy_(mc.embedding.weight[:rep.embedding.num_embeddings])
+        pairs = [(head[0], mc.head[0]), (head[1], mc.head[2])]
+        for I, C, A in zip(rep.interactions, mc.convs, mc.acts):
+            pairs += [(I.in2f, C.lin1), (I.filter_network[0], C.filter[0]), (I.filter_network[1], C.filter[2]),
+                      (I.f2out[0], C.lin2), (I.f2out[1], A[1])]
+        for p, q in pairs:
+            p.weight.copy_(q.weight)
+            if p.bias is not None: p.bias.copy_(q.bias)
+    return pairs
+
+def _gemm_gflops(reps:int=20)->dict:
+    "FP32 matrix-product rates of this process: a 1024³ GEMM (the machine's practical peak) and SchNet's typical [2400,128]×[128,128]."
+    import torch
+    out = {}
+    for name, (m, k, n) in {'gemm_1024': (1024, 1024, 1024), 'gemm_2400x128x128': (2400, 128, 128)}.items():
+        a, b = torch.randn(m, k), torch.randn(k, n); c = torch.empty(m, n)
+        for _ in range(3): torch.mm(a, b, out=c)
+        best = float('inf')
+        for _ in range(reps):
+            t0 = time.perf_counter(); torch.mm(a, b, out=c); best = min(best, time.perf_counter() - t0)
+        out[name] = 2 * m * k * n / best / 1e9
+    return out
+
+def _flops(step, batches)->float:
+    "Floating-point operations of `step` over `batches` (matrix products, as torch's FlopCounterMode counts them)."
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as fc:
+        for b in batches: step(b)
+    return float(fc.get_total_flops())
+
+def _spk_child(side, root, a, allocator):
+    """Fresh process: one side's SchNet trained on QM9 with its own loader inside the timed epochs, then on the batches
+    of one epoch collated beforehand, then inference on those; FLOPs of an epoch; GEMM rates measured here."""
+    import torch
+    from molcryst.datasets import QM9
+    ds = QM9('homo', limit=a.n_qm9, cutoff=5.0, progress=False, root=root)
+    if allocator:
+        from molcryst.core import tune_allocator
+        tune_allocator()
+    torch.manual_seed(0)
+    if side == 'molcryst':           # what fit() builds: the registry's SchNet, graph_loader with the seeded EpochSampler
+        from molcryst.models import SchNet
+        from molcryst.datamodule import EpochSampler, graph_loader
+        model = SchNet(**SPK_ARCH, readout='sum')
+        loader = graph_loader(ds, batch_size=a.batch_size, sampler=EpochSampler(len(ds), 0))
+        fwd, target = (lambda b: model(b)[:, 0]), (lambda b: b.y[:, 0].float())
+        set_epoch = loader.sampler.set_epoch
+    else:
+        import schnetpack as spk
+        model = _spk_model()
+        loader = spk.data.AtomsLoader(_spk_inputs(ds), batch_size=a.batch_size, shuffle=True, generator=torch.Generator().manual_seed(0))
+        fwd, target = (lambda b: model(dict(b))['y']), (lambda b: b['target'][:, 0])
+        set_epoch = lambda ep: None
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    def step(b):
+        opt.zero_grad(set_to_none=True)
+        loss = (fwd(b) - target(b)).pow(2).mean(); loss.backward(); opt.step()
+    times, cpu = {m: [] for m in SPK_MODES}, {m: [] for m in SPK_MODES}   # wall and this process's CPU seconds per epoch
+    def timed(mode, f, keep=True):
+        t0, c0 = time.perf_counter(), time.process_time(); f()
+        if keep: times[mode].append(time.perf_counter() - t0); cpu[mode].append(time.process_time() - c0)
+    ep = 0
+    for e in range(a.epochs + 1):                              # epoch 0: warm-up, not timed
+        set_epoch(ep); ep += 1
+        timed('loader', lambda: [step(b) for b in loader], keep=e > 0)
+    set_epoch(ep); batches = list(loader)
+    for e in range(a.epochs): timed('precollated', lambda: [step(b) for b in batches])
+    model.eval()
+    with torch.no_grad():
+        for e in range(a.epochs + 1): timed('inference', lambda: [fwd(b) for b in batches], keep=e > 0)
+        flops_inf = _flops(fwd, batches)
+    model.train()
+    flops_train = _flops(step, batches)
+    import molcryst
+    n_edges = sum(int((b.edge_index if side == 'molcryst' else b['_idx_i']).shape[-1]) for b in batches)
+    return dict(molcryst=molcryst.__file__, side=side, allocator=allocator, n=len(ds), n_edges=n_edges, epoch_s=times, cpu_s=cpu,
+                flops_train=flops_train, flops_inference=flops_inf, gemm=_gemm_gflops(), threads=torch.get_num_threads(),
+                params=sum(p.numel() for p in model.parameters()))
+
+def _spk_agreement(ds, a)->dict:
+    "molcryst's and schnetpack's SchNet with the same weights on one batch: outputs, and the gradients of the same loss."
+    import torch
+    from molcryst.models import SchNet
+    from molcryst.datamodule import graph_loader
+    import schnetpack as spk
+    torch.manual_seed(0)
+    mc, sp = SchNet(**SPK_ARCH, readout='sum'), _spk_model()
+    pairs = _copy_to_spk(mc, sp)
+    idx = list(range(min(a.batch_size, len(ds))))
+    bm = next(iter(graph_loader(ds, idx, batch_size=len(idx))))
+    bs = spk.data.loader._atoms_collate_fn(_spk_inputs(ds)[:len(idx)])
+    ym, ys = mc(bm)[:, 0], sp(dict(bs))['y']
+    (ym - bm.y[:, 0].float()).pow(2).mean().backward(); (ys - bs['target'][:, 0]).pow(2).mean().backward()
+    gm = torch.cat([q.weight.grad.reshape(-1) for _, q in pairs]); gs = torch.cat([p.weight.grad.reshape(-1) for p, _ in pairs])
+    return dict(outputs=_rel(ym.detach(), ys.detach()), gradients=_rel(gm, gs), edges=int(bm.edge_index.shape[1]), edges_spk=int(bs['_idx_i'].shape[0]))
+
+def bench_spk(a, root, ds, child_args):
+    "The three variants in fresh processes, interleaved round by round; then the same-weights agreement check."
+    runs = []
+    for r in range(a.spk_repeats):
+        for side, alloc in SPK_SIDES:
+            x = _child(['--_spk-child', side, '--_root', str(root), '--n-qm9', str(a.n_qm9), '--epochs', str(a.epochs),
+                        '--batch-size', str(a.batch_size), *(['--_allocator'] if alloc else []), *child_args])
+            x['round'] = r; runs.append(x)
+            print(f'  round {r + 1}: {side:<10s}{" +allocator" if alloc else "":11s} ' + ', '.join(
+                f'{m} {x["n"] / _med(x["epoch_s"][m]):.0f}' for m in SPK_MODES) + ' graphs/s', flush=True)
+    return dict(runs=runs, agreement=_spk_agreement(ds, a))
+
+def spk_rows(r)->list[dict]:
+    "One row per mode: median graphs/s over rounds of each variant, the ratios, and achieved GFLOP/s."
+    def runs(side, alloc): return [x for x in r['runs'] if x['side'] == side and x['allocator'] == alloc]
+    rate = lambda v, m, k='epoch_s': _med([x['n'] / _med(x[k][m]) for x in v])
+    M, S, SA = runs('molcryst', True), runs('schnetpack', False), runs('schnetpack', True)
+    rows = []
+    for m in SPK_MODES:
+        fl = 'flops_inference' if m == 'inference' else 'flops_train'
+        gf = lambda v: _med([x[fl] / _med(x['epoch_s'][m]) / 1e9 for x in v])
+        rm, rs, rsa = rate(M, m), rate(S, m), rate(SA, m) if SA else float('nan')
+        rows.append(dict(mode=m, molcryst=round(rm, 1), schnetpack=round(rs, 1), x_schnetpack=f'{rm / rs:.2f}×',
+                         x_schnetpack_cpu=f'{rate(M, m, "cpu_s") / rate(S, m, "cpu_s"):.2f}×',
+                         rounds=' / '.join(f'{x["n"] / _med(x["epoch_s"][m]):.0f}:{y["n"] / _med(y["epoch_s"][m]):.0f}' for x, y in zip(M, S)),
+                         schnetpack_allocator=round(rsa, 1), x_schnetpack_allocator=f'{rm / rsa:.2f}×',
+                         molcryst_gflops=round(gf(M), 1), schnetpack_gflops=round(gf(S), 1),
+                         gflop_per_epoch=f'{_med([x[fl] for x in M]) / 1e9:.1f} / {_med([x[fl] for x in S]) / 1e9:.1f}'))
+    return rows
+
+def spk_table(r, a, ds_info, version):
+    rows = spk_rows(r)
+    M = [x for x in r['runs'] if x['side'] == 'molcryst']
+    gemm = {k: _med([x['gemm'][k] for x in r['runs']]) for k in r['runs'][0]['gemm']}
+    lines = ['| mode | molcryst graphs/s | schnetpack graphs/s | × schnetpack | per round (molcryst:schnetpack) | × schnetpack, CPU time | '
+             'schnetpack + allocator graphs/s | × that | molcryst GFLOP/s | schnetpack GFLOP/s | GFLOP per epoch (molcryst / schnetpack) |',
+             '|---|---|---|---|---|---|---|---|---|---|---|']
+    for x in rows:
+        lines.append(f'| {x["mode"]} | {x["molcryst"]} | {x["schnetpack"]} | **{x["x_schnetpack"]}** | {x["rounds"]} | {x["x_schnetpack_cpu"]} | {x["schnetpack_allocator"]} | '
+                     f'{x["x_schnetpack_allocator"]} | {x["molcryst_gflops"]} | {x["schnetpack_gflops"]} | {x["gflop_per_epoch"]} |')
+    ag = r['agreement']
+    tr = float(rows[0]['x_schnetpack'][:-1])
+    note = (f'{ds_info}. molcryst `SchNet` and schnetpack {version} `SchNet` + `Atomwise` (shifted softplus, 128 → 64 → 1, '
+            'sum) at the same architecture: 128 features, 128 filters, 6 interactions, 50 Gaussians, 5 Å cosine cut-off; '
+            f'batch {a.batch_size}, Adam (lr 1e-3), MSE on `homo`, float32. A fresh process per side and round, the sides '
+            f'interleaved in {a.spk_repeats} rounds, medians over rounds of the median of {a.epochs} timed epochs after one '
+            'warm-up epoch. `loader`: each side\'s own loader inside the timed epoch (molcryst: `graph_loader` with the '
+            'seeded `EpochSampler`, as `fit` trains; schnetpack: `AtomsLoader` over in-memory input dicts with the same '
+            'cached 5 Å neighbour lists, so it only collates); `precollated`: the batches of one epoch collated '
+            'beforehand; `inference`: `no_grad` forward passes over those. molcryst trains with its allocator setting '
+            '(`molcryst.core.tune_allocator`, which `fit` applies); "schnetpack + allocator" runs schnetpack with the same '
+            'setting, to show how much of the ratio that is. Rates are wall-clock; the CPU-time column uses each process\'s own '
+            'CPU seconds (`time.process_time`), which another job sharing the core does not inflate. '
+            'GFLOP/s: matrix-product FLOPs of an epoch (torch '
+            '`FlopCounterMode`) over its time. '
+            f'Threads: {M[0]["threads"]} (`OMP_NUM_THREADS=1 taskset -c 0`; the other core was busy with another job). '
+            f'FP32 GEMM in the same processes: {gemm["gemm_1024"]:.1f} GFLOP/s (1024³), '
+            f'{gemm["gemm_2400x128x128"]:.1f} GFLOP/s ([2400,128]×[128,128], SchNet\'s typical product); molcryst\'s '
+            f'training reaches {rows[1]["molcryst_gflops"] / gemm["gemm_1024"] * 100:.0f} % of the 1024³ rate pre-collated. '
+            f'Same weights on one batch of {a.batch_size}: outputs differ by {ag["outputs"]:.1e}, gradients by '
+            f'{ag["gradients"]:.1e} (max |Δ| / max), edges {ag["edges"]:,} and {ag["edges_spk"]:,}. '
+            f'Goal (issue 22): training ≥ {GOAL_SPK:g}× schnetpack with loaders: {tr:.2f}× {"✅" if tr >= GOAL_SPK else "❌"}.')
+    return note + '\n\n' + '\n'.join(lines), rows, note
+
 # ----------------------------------------------------------------------------- main
 def environment(molcryst_path):
     import numpy as np, torch, torch_geometric, molcryst
@@ -677,8 +892,8 @@ def environment(molcryst_path):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--parts', default='1,2,3,4,5', help='which parts: 1 training table, 2 SchNet vs PyG, 3 TorchMD-NET, 4 CGCNN, '
-                   '5 MPNN edge-network forms (default all)')
+    p.add_argument('--parts', default='1,2,3,4,5,6', help='which parts: 1 training table, 2 SchNet vs PyG, 3 TorchMD-NET, 4 CGCNN, '
+                   '5 MPNN edge-network forms, 6 SchNet vs schnetpack 2.2 (default all)')
     p.add_argument('--n-qm9', type=int, default=1000, help='QM9 molecules for parts 1 and 2 (default 1000)')
     p.add_argument('--epochs', type=int, default=2, help='timed epochs per backbone after one warm-up epoch (default 2)')
     p.add_argument('--batch-size', type=int, default=32)
@@ -694,11 +909,14 @@ def main(argv=None):
     p.add_argument('--skip-full', action='store_true', help='leave out the uncapped CGCNN list form (the slowest, ~8 GiB)')
     p.add_argument('--mpnn-repeats', type=int, default=2, help='interleaved rounds of the MPNN forms (part 5, default 2)')
     p.add_argument('--profile-steps', type=int, default=8, help='training steps profiled per MPNN (part 5, default 8)')
-    p.add_argument('--save-reference', action='store_true', help='also write the tables of parts 1 and 5 to benchmarks/reference/ (committed results)')
+    p.add_argument('--spk-repeats', type=int, default=5, help='interleaved rounds of SchNet vs schnetpack (part 6, default 5)')
+    p.add_argument('--save-reference', action='store_true', help='also write the tables of parts 1, 5 and 6 to benchmarks/reference/ (committed results)')
     p.add_argument('--molcryst', type=Path, default=None, help='import molcryst from this folder (a patched copy) instead of this checkout')
     p.add_argument('--out', type=Path, default=RESULTS, help=f'markdown output (default {RESULTS.relative_to(HERE.parent)})')
     p.add_argument('--_train-child', dest='train_child', help=argparse.SUPPRESS)
     p.add_argument('--_cgcnn-child', dest='cgcnn_child', help=argparse.SUPPRESS)
+    p.add_argument('--_spk-child', dest='spk_child', help=argparse.SUPPRESS)
+    p.add_argument('--_allocator', dest='allocator', action='store_true', help=argparse.SUPPRESS)
     p.add_argument('--_root', dest='root', help=argparse.SUPPRESS)
     p.add_argument('--_model-kwargs', dest='model_kwargs', type=json.loads, default=None, help=argparse.SUPPRESS)
     p.add_argument('--_profile-steps', dest='child_profile', type=int, default=0, help=argparse.SUPPRESS)
@@ -708,6 +926,7 @@ def main(argv=None):
     child_args = ['--molcryst', str(a.molcryst)] if a.molcryst else []
     if a.train_child: return print(json.dumps(_train_child(a.train_child, a.root, a.n_qm9, a.epochs, a.batch_size, a.model_kwargs, a.child_profile)))
     if a.cgcnn_child: return print(json.dumps(_cgcnn_child(a.cgcnn_child, a.weights, a)))
+    if a.spk_child: return print(json.dumps(_spk_child(a.spk_child, a.root, a, a.allocator)))
 
     parts = {int(x) for x in a.parts.split(',') if x.strip()}
     import shutil
@@ -716,7 +935,7 @@ def main(argv=None):
     root = Path(tempfile.mkdtemp(prefix='molcryst-models-bench-'))
     cpu = OtherCPU().__enter__()
     try:
-        if parts & {1, 2, 5}:
+        if parts & {1, 2, 5, 6}:
             from molcryst.datasets import QM9
             ds = QM9('homo', limit=a.n_qm9, cutoff=5.0, progress=False, root=root)   # built once; children hit the cache
             ds_info = (f'QM9 (`qm9pack`), the first {len(ds):,} molecules at 5 Å: {int(ds.num_atoms.sum()):,} atoms, '
@@ -753,6 +972,23 @@ def main(argv=None):
                                                   'peak_rss_mib', 'float64_rel_diff'],
                             command=' '.join(['python', *sys.argv]), notes=[text.split('\n\n')[0]],
                             extra=dict(profiles={k: v['profile'] | dict(edge_impl=v['edge_impl']) for k, v in r['profiles'].items()}))
+        if 6 in parts:
+            version = _spk_version()
+            if version is None:
+                print('Part 6: skipped: schnetpack is not importable (it is not a molcryst requirement; see benchmarks/README.md)', flush=True)
+            else:
+                print(f'Part 6: SchNet vs schnetpack {version} ...', flush=True)
+                r = bench_spk(a, root, ds, child_args)
+                text, rows, note = spk_table(r, a, ds_info, version)
+                sections.append(f'## SchNet vs schnetpack {version} (QM9)\n\n' + text)
+                print('\n' + sections[-1] + '\n', flush=True)
+                if a.save_reference:
+                    import report
+                    report.save('models-schnetpack', rows, ['mode', 'molcryst', 'schnetpack', 'x_schnetpack', 'rounds', 'x_schnetpack_cpu',
+                                                            'schnetpack_allocator', 'x_schnetpack_allocator', 'molcryst_gflops', 'schnetpack_gflops', 'gflop_per_epoch'],
+                                command=' '.join(['python', *sys.argv]), notes=[note, cpu.so_far()],
+                                extra=dict(runs=[{k: v for k, v in x.items() if k != 'molcryst'} for x in r['runs']],
+                                           agreement=r['agreement'], schnetpack=version))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     cpu.__exit__(None, None, None)

@@ -78,7 +78,13 @@ LABELS = {'graphs_per_s': 'graphs/s', 'speedup': '× reference', 'peak_tensor_mi
           'w_bonds_A': 'W, all bonds (Å)', 'noise_bonds_A': 'noise, bonds (Å)', 'bonds_x_noise': 'bonds: × noise',
           'w_angles_deg': 'W, all angles (°)', 'noise_angles_deg': 'noise, angles (°)', 'angles_x_noise': 'angles: × noise',
           'drift_meV_per_atom_per_ps': 'NVE drift (meV/atom/ps)', 'steps_per_cpu_s': 'model steps per CPU s',
-          'cpu_min': 'model CPU min', 'xtb_cpu_min': 'GFN2-xTB CPU min'}
+          'cpu_min': 'model CPU min', 'xtb_cpu_min': 'GFN2-xTB CPU min',
+          # SchNet vs schnetpack (benchmarks/models.py part 6)
+          'molcryst': 'molcryst graphs/s', 'schnetpack': 'schnetpack graphs/s', 'x_schnetpack': '× schnetpack',
+          'rounds': 'per round (molcryst:schnetpack)', 'x_schnetpack_cpu': '× schnetpack (CPU time)',
+          'schnetpack_allocator': 'schnetpack + allocator graphs/s', 'x_schnetpack_allocator': '× that',
+          'molcryst_gflops': 'molcryst GFLOP/s', 'schnetpack_gflops': 'schnetpack GFLOP/s',
+          'gflop_per_epoch': 'GFLOP per epoch (molcryst / schnetpack)'}
 
 def _profiles(profiles:dict)->list[str]:
     "Where the time of a training step goes: the parts of the model, and the operators with the most self CPU time."
