@@ -151,9 +151,10 @@ def screen(checkpoint,                 # a checkpoint path, a pretrained name, o
     out.parent.mkdir(parents=True, exist_ok=True); errors.parent.mkdir(parents=True, exist_ok=True)
     n_pred = n_rows = n_fail = 0
     threads = torch.get_num_threads()
-    pool = None
+    pool, files = None, []
     try:
-        f_out, f_err = open(out, 'a', newline=''), open(errors, 'a', newline='')
+        files += [open(out, 'a', newline=''), open(errors, 'a', newline='')]
+        f_out, f_err = files
         w_out, w_err = csv.writer(f_out), csv.writer(f_err)
         if f_out.tell() == 0: w_out.writerow(columns); f_out.flush()
         if f_err.tell() == 0: w_err.writerow(err_columns); f_err.flush()
@@ -202,8 +203,7 @@ def screen(checkpoint,                 # a checkpoint path, a pretrained name, o
     finally:
         if pool is not None: pool.shutdown(wait=True, cancel_futures=True)
         torch.set_num_threads(threads)
-        for f in ('f_out', 'f_err'):
-            if f in locals(): locals()[f].close()
+        for f in files: f.close()
     s = ScreenSummary(out, errors, len(items), len(items) - len(todo), n_pred, n_rows, n_fail, time.perf_counter() - t0)
     if n_fail: log.warning(f'{n_fail} of {len(todo)} inputs failed; their reasons are in {errors}')
     return s
