@@ -4,7 +4,7 @@
 
 # %% ../nbs/10d_fit.ipynb 3
 from __future__ import annotations
-import contextlib, json, logging, os, shutil, time, warnings
+import contextlib, json, logging, os, shutil, sys, time, warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 
 # %% auto 0
 __all__ = ['log', 'wandb_mode', 'check_amp', 'resolve_model_kwargs', 'Run', 'read_history', 'evaluate', 'build_model', 'is_head',
-           'init_source', 'init_from_checkpoint', 'freeze_representation', 'make_trainer', 'fit', 'plot_history',
-           'plot_parity', 'OPTIMIZERS', 'SCHEDULERS', 'LOSSES', 'LOGGERS', 'TrainConfig', 'as_config',
+           'init_source', 'init_from_checkpoint', 'freeze_representation', 'make_trainer', 'EpochLog', 'fit',
+           'plot_history', 'plot_parity', 'OPTIMIZERS', 'SCHEDULERS', 'LOSSES', 'LOGGERS', 'TrainConfig', 'as_config',
            'regression_metrics', 'training_elements', 'GraphModel', 'safe_load', 'load', 'export_checkpoint',
            'smiles_to_atoms', 'read_structures', 'predict', 'known_elements', 'domain_flags', 'Ensemble',
            'fit_ensemble']
@@ -316,6 +316,36 @@ def make_trainer(cfg:TrainConfig, run_dir:Path, callbacks:list, progress:bool, f
                      default_root_dir=run_dir, log_every_n_steps=1, num_sanity_val_steps=0)
 
 # %% ../nbs/10d_fit.ipynb
+def _clock(s:float)->str:
+    s = int(round(max(s, 0))); return f'{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}'
+
+class EpochLog(L.Callback):
+    "One line per epoch on stdout: losses, the validation MAE of each target, wall time so far and an estimate of the time left."
+    def __init__(self, epochs:int, max_minutes:float|None=None, stream=None):
+        self.epochs, self.budget, self.stream = epochs, (max_minutes * 60 if max_minutes else None), stream
+    def on_train_start(self, trainer, pl_module):
+        self.t0, self.e0 = time.perf_counter() - getattr(pl_module, '_elapsed_before', 0.0), trainer.current_epoch
+        self.s0 = time.perf_counter()
+    def line(self, trainer, pl_module)->str:
+        m, e = trainer.callback_metrics, trainer.current_epoch
+        now = time.perf_counter(); elapsed = now - self.t0
+        per_epoch = (now - self.s0) / max(e + 1 - self.e0, 1)
+        left = per_epoch * (self.epochs - e - 1)
+        if self.budget is not None: left = min(left, max(self.budget - elapsed, 0.0))
+        parts = [f'epoch {e + 1:>{len(str(self.epochs))}}/{self.epochs}']
+        for k, name in (('train_loss', 'train loss'), ('val_loss', 'val loss')):
+            if k in m: parts.append(f'{name} {float(m[k]):.4g}')
+        units = getattr(pl_module, 'units', {}) or {}
+        for t in [*getattr(pl_module, 'targets', []), 'forces']:
+            if f'val_mae_{t}' in m:
+                u = 'eV/Å' if t == 'forces' else units.get(t, '')
+                parts.append(f'val MAE {t} {float(m[f"val_mae_{t}"]):.4g}{" " + u if u else ""}')
+        parts.append(f'{_clock(elapsed)} elapsed, ~{_clock(left)} left')
+        return '  '.join(parts)
+    def on_train_epoch_end(self, trainer, pl_module):
+        if trainer.is_global_zero: print(self.line(trainer, pl_module), file=self.stream or sys.stdout, flush=True)
+
+# %% ../nbs/10d_fit.ipynb
 def _evaluate_run(cfg, run_dir:Path, dm, model, trainer, best_cb, last:Path, seconds:float)->Run:
     "Reload the best checkpoint, evaluate it on the validation and test splits, write metrics.json and predictions.csv."
     best = Path(best_cb.best_model_path) if best_cb.best_model_path else run_dir / 'checkpoints' / 'best.ckpt'
@@ -339,13 +369,15 @@ def _evaluate_run(cfg, run_dir:Path, dm, model, trainer, best_cb, last:Path, sec
 def fit(config:TrainConfig|dict|str|Path|None=None, # a config, a dict of fields, or a YAML file
         resume:bool=False,        # continue from `run_dir/checkpoints/last.ckpt` when it exists
         overwrite:bool=False,     # start again in a folder that holds a run
-        progress:bool=True,       # progress bars
+        progress:bool|str=True,   # progress bars; 'epochs': one line per epoch instead (`EpochLog`); False: quiet
         callbacks:Sequence=(),    # extra Lightning callbacks (e.g. the search's trial stopper)
         **overrides,              # TrainConfig fields that replace those of `config`
        )->Run|None:               # None on the non-zero ranks of a multi-process run
     "Train, checkpoint and evaluate one model."
     from lightning.pytorch.callbacks import EarlyStopping
     t0 = time.perf_counter()
+    epoch_lines = progress == 'epochs'
+    if epoch_lines: progress = False
     cfg = as_config(config, **overrides)
     run_dir = Path(cfg.run_dir) if cfg.run_dir else cfg.default_run_dir()
     rank0 = _launched_rank_zero()                             # only the first rank checks and writes the run folder
@@ -366,6 +398,7 @@ def fit(config:TrainConfig|dict|str|Path|None=None, # a config, a dict of fields
             check_amp(model, _first_batch(dm), 'bf16-mixed')
     best_cb, last_cb = _checkpoints(run_dir / 'checkpoints')
     cbs = [best_cb, last_cb, *callbacks] + ([EarlyStopping('val_loss', patience=cfg.early_stopping, mode='min')] if cfg.early_stopping else [])
+    if epoch_lines: cbs.append(EpochLog(cfg.epochs, cfg.max_minutes))
     with warnings.catch_warnings(), _quiet_lightning(progress):
         warnings.filterwarnings('ignore', message='.*(does not have many workers|Checkpoint directory .* exists|The number of training batches|is smaller than the logging interval|LeafSpec).*')
         trainer = make_trainer(cfg, run_dir, cbs, progress, model.forces)

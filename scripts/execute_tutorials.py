@@ -51,7 +51,15 @@ def tidy(nb):
         c.metadata = {'tags': c.metadata['tags']} if c.metadata.get('tags') else {}    # papermill adds empty tags
         for o in c.get('outputs', []):
             if o.get('output_type') == 'stream' and o.get('name') == 'stderr': o['text'] = ''
-        if c.cell_type == 'code': c.outputs = [o for o in c.outputs if not (o.get('output_type') == 'stream' and not o.get('text'))]
+        if c.cell_type == 'code':
+            outs = []
+            for o in c.outputs:
+                if o.get('output_type') == 'stream' and not o.get('text'): continue
+                if o.get('output_type') == 'stream' and outs and outs[-1].get('output_type') == 'stream' and outs[-1].get('name') == o.get('name'):
+                    outs[-1]['text'] = ''.join(outs[-1]['text']) + ''.join(o['text'])   # one block per stream, as Jupyter shows it
+                    continue
+                outs.append(o)
+            c.outputs = outs
     nb.metadata.pop('papermill', None)
     return nb
 

@@ -7,8 +7,10 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 # figures inline in the executed notebook (an Agg backend in the kernel would leave it without them)
 export MPLBACKEND=module://matplotlib_inline.backend_inline
+# the notebook's printed lines (the config, one line per epoch with the time left, the files written) stream to the
+# terminal as it runs, and the stored notebook keeps them
 mkdir -p runs/main
-papermill nbs/10_train.ipynb runs/main/10_train.ipynb --cwd . -p run_dir runs/main \
+papermill nbs/10_train.ipynb runs/main/10_train.ipynb --cwd . --no-progress-bar --stdout-file /dev/stdout -p run_dir runs/main \
   -p limit 20000 -p epochs 40 -p max_minutes 5 "$@"
 python - <<'PY'
 import json

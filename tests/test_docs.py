@@ -200,3 +200,17 @@ def test_a_study_shows_the_command_of_its_stored_outputs():
         norm = lambda s: ' '.join(s.split())
         assert norm(ran.group(1)) in norm(shown.replace('\\\n', ' ')), \
             f'{p.name}: its stored outputs come from `{ran.group(1)}`, which its first cell does not show'
+
+
+def test_tidy_keeps_one_block_per_stream():
+    "Stored outputs: consecutive prints are one stdout block (a training loop's lines are not one output each); stderr is dropped."
+    import nbformat
+    sys.path.insert(0, str(ROOT / 'scripts'))
+    from execute_tutorials import tidy
+    st = lambda name, text: nbformat.v4.new_output('stream', name=name, text=text)
+    cell = nbformat.v4.new_code_cell('x', outputs=[st('stdout', 'a\n'), st('stderr', 'warn\n'), st('stdout', 'b\n'),
+                                                 nbformat.v4.new_output('display_data', data={'text/plain': 'fig'}), st('stdout', 'c\n')])
+    nb = tidy(nbformat.v4.new_notebook(cells=[cell]))
+    outs = nb.cells[0].outputs
+    assert [o.output_type for o in outs] == ['stream', 'display_data', 'stream']
+    assert outs[0].text == 'a\nb\n' and outs[2].text == 'c\n'
