@@ -38,7 +38,8 @@ setuptools.setup(
     ],
     python_requires='>=' + cfg['min_python'],
     packages=setuptools.find_namespace_packages(include=['molcryst', 'molcryst.*']),  # data folders too (setuptools warns otherwise)
-    package_data={'molcryst': ['data/*.npz', 'data/*.json', 'data/*.yaml', 'data/pretrained/*.ckpt', 'data/pretrained/*.yaml']},
+    package_data={'molcryst': ['data/*.npz', 'data/*.json', 'data/*.yaml', 'data/pretrained/*.ckpt', 'data/pretrained/*.yaml',
+                              'data/pretrained/ensembles/*.ckpt', 'data/pretrained/ensembles/*.yaml']},
     include_package_data=True,
     install_requires=requirements,
     extras_require=extras,

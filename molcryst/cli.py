@@ -104,12 +104,21 @@ def add_train_cli(sub):
 # %% ../nbs/50_cli.ipynb
 def cmd_predict(args)->None:
     "Predict with a checkpoint (or pretrained name) on files and SMILES; CSV to --out or stdout. Folders or patterns: a screen."
+    from molcryst.core import ConfigError
     from molcryst.screening import is_screen_input
+    if args.coverage is not None and not args.ensemble: raise ConfigError('predict: --coverage is for --ensemble (conformal intervals)')
     if any(map(is_screen_input, args.structures)) or args.workers is not None:
+        if args.ensemble: raise ConfigError('predict: --ensemble takes files and SMILES; a screen of folders or patterns uses one checkpoint')
         return cmd_screen(args)
-    from molcryst.training import predict
-    df = predict(args.checkpoint, list(args.structures), batch_size=args.batch_size, forces=args.forces,
-                 occupancy=args.occupancy, min_distance=args.min_distance)
+    if args.ensemble:
+        if args.forces: raise ConfigError('predict: --forces is for one model, not --ensemble')
+        from molcryst.ensembles import load_ensemble
+        df = load_ensemble(args.checkpoint).predict(list(args.structures), coverage=0.9 if args.coverage is None else args.coverage,
+                                                    batch_size=args.batch_size, occupancy=args.occupancy, min_distance=args.min_distance)
+    else:
+        from molcryst.training import predict
+        df = predict(args.checkpoint, list(args.structures), batch_size=args.batch_size, forces=args.forces,
+                     occupancy=args.occupancy, min_distance=args.min_distance)
     if args.forces and 'forces' in df: df['forces'] = df['forces'].map(lambda f: json.dumps(f.round(6).tolist()))
     if args.out:
         from molcryst.core import atomic_write
@@ -131,11 +140,14 @@ def cmd_screen(args)->None:
 def add_predict_cli(sub):
     "Register `predict`."
     p = sub.add_parser('predict', help=COMMANDS['predict'][2])
-    p.add_argument('checkpoint', help='a .ckpt file or a pretrained name (e.g. schnet-qm9-homo)')
+    p.add_argument('checkpoint', help='a .ckpt file or a pretrained name (e.g. schnet-qm9-homo); with --ensemble a fit_ensemble '
+                   'folder or a shipped ensemble (e.g. schnet-qm9-homo-ensemble)')
     p.add_argument('structures', nargs='+', help='CIF, xyz or other ASE-readable files, SMILES strings, or folders and glob '
                    'patterns (mofs/, "mofs/**/*.cif"): a screen, streamed to --out and resumed when rerun')
     p.add_argument('--out', default=None, help='CSV file (default: print to stdout)')
     p.add_argument('--forces', action='store_true', help='add predicted forces (energy models)')
+    p.add_argument('--ensemble', action='store_true', help='CHECKPOINT is a seed ensemble: the mean, the std and a conformal interval per target')
+    p.add_argument('--coverage', type=float, default=None, help='--ensemble: coverage of the conformal interval (0.50 to 0.99, default 0.9)')
     p.add_argument('--batch-size', type=int, default=32, help='structures per model call (default 32)')
     p.add_argument('--occupancy', choices=('error', 'ignore'), default='error',
                    help='CIFs with partial occupancies: refuse them (default) or ignore the occupancies (every site fully occupied)')

@@ -16,7 +16,7 @@ from .core import ConfigError, atomic_write
 from fastcore.basics import patch
 
 # %% auto 0
-__all__ = ['Ensemble', 'fit_ensemble']
+__all__ = ['CONFORMAL_LEVELS', 'Ensemble', 'fit_ensemble', 'EnsembleModel', 'load_ensemble']
 
 # %% ../nbs/10f_ensembles.ipynb
 @dataclass
@@ -129,3 +129,81 @@ def coverage_table(self:Ensemble, target:str|None=None, levels=(0.5, 0.68, 0.8, 
     return pd.DataFrame(rows).set_index('nominal')
 
 def _floor(std): return np.maximum(std, 1e-12)       # identical members: a zero std would make every score infinite
+
+# %% ../nbs/10f_ensembles.ipynb
+CONFORMAL_LEVELS = tuple(round(0.5 + 0.01 * k, 2) for k in range(50))   # 0.50, 0.51, …, 0.99: the coverages an ensemble is calibrated at
+
+@patch
+def conformal_table(self:Ensemble, levels=CONFORMAL_LEVELS)->dict:
+    "target → {coverage: q} at every level the validation split is large enough for."
+    out = {}
+    for t in self.targets:
+        out[t] = {}
+        for c in levels:
+            try: out[t][float(c)] = self.conformal(t, c)
+            except ConfigError: pass                  # too few validation structures for this level
+    return out
+
+@patch(cls_method=True)
+def from_dir(cls:Ensemble, path)->Ensemble:
+    "An ensemble from the folder `fit_ensemble` wrote (`seed<k>/` run folders, each finished)."
+    from molcryst.training import Run
+    path = Path(path)
+    dirs = sorted((d for d in path.glob('seed*') if d.is_dir() and d.name[4:].isdigit()), key=lambda d: int(d.name[4:]))
+    if len(dirs) < 2: raise ConfigError(f'{path}: not an ensemble folder (needs at least 2 seed<k>/ run folders from fit_ensemble, found {len(dirs)})')
+    runs, seeds = [Run.from_dir(d) for d in dirs], [int(d.name[4:]) for d in dirs]
+    df, val = (_pool(runs, seeds, split) for split in ('test', 'val'))
+    return cls(runs, df, runs[0].metrics['targets'], runs[0].metrics['units'], val)
+
+@dataclass
+class EnsembleModel:
+    "A seed ensemble ready to predict: its members and the conformal factors calibrated on its validation split."
+    members: list                 # GraphModel, one per seed
+    conformal_q: dict             # target → {coverage: q}
+    source: str = ''
+
+    @property
+    def targets(self)->list: return list(self.members[0].targets)
+    @property
+    def units(self)->dict: return dict(self.members[0].units)
+
+    def q(self, target:str, coverage:float)->float:
+        "The conformal factor of `target` at `coverage` (one of the calibrated levels)."
+        table = self.conformal_q.get(target) or {}
+        key = next((c for c in table if abs(float(c) - coverage) < 1e-9), None)
+        if key is None:
+            lv = sorted(float(c) for c in table)
+            raise ConfigError(f'{self.source}: coverage {coverage!r} is not calibrated for {target!r}; '
+                              + (f'calibrated levels: {lv[0]:.2f} to {lv[-1]:.2f} in steps of 0.01' if lv else 'no level is (too few validation structures)'))
+        return float(table[key])
+
+    def predict(self, structures, coverage:float=0.9, batch_size:int=32, **kw)->pd.DataFrame:
+        "Per structure: `<t>` (the members' mean), `<t>_std`, `<t>_lower` and `<t>_upper` (conformal, at `coverage`), domain flags."
+        from molcryst.inference import predict
+        qs = {t: self.q(t, coverage) for t in self.targets}
+        parts = [predict(m, structures, batch_size=batch_size, **kw) for m in self.members]
+        df = parts[0].drop(columns=self.targets).copy()
+        for t in self.targets:
+            P = np.stack([d[t].to_numpy() for d in parts], 1)
+            mean, std = P.mean(1), P.std(1, ddof=1)
+            half = qs[t] * _floor(std)
+            df.insert(df.columns.get_loc('domain_flags'), t, mean)
+            for name, col in ((f'{t}_std', std), (f'{t}_lower', mean - half), (f'{t}_upper', mean + half)):
+                df.insert(df.columns.get_loc('domain_flags'), name, col)
+        flags = [sorted({f for d in parts for f in str(d.domain_flags.iloc[i]).split('; ') if f and f != 'nan'}) for i in range(len(df))]
+        df['domain_flags'] = ['; '.join(f) for f in flags]
+        df['in_domain'] = np.logical_and.reduce([d.in_domain.to_numpy() for d in parts])
+        df.attrs.update(units=self.units, coverage=coverage, members=len(self.members))
+        return df
+
+def load_ensemble(source, map_location='cpu')->EnsembleModel:
+    "An `EnsembleModel` from a `fit_ensemble` folder, an `Ensemble`, or the name of a shipped ensemble."
+    from molcryst.training import load
+    if isinstance(source, str) and not Path(source).exists():
+        from molcryst.pretrained import ensemble_card
+        card = ensemble_card(source)              # refuses unknown names, listing the shipped ones
+        members = [load(f, map_location) for f in card['member_files']]
+        return EnsembleModel(members, {t: {float(c): float(q) for c, q in v.items()} for t, v in card['conformal_q'].items()}, source)
+    ens = source if isinstance(source, Ensemble) else Ensemble.from_dir(source)
+    members = [load(r.best_checkpoint, map_location) for r in ens.runs]
+    return EnsembleModel(members, ens.conformal_table(), str(ens.runs[0].run_dir.parent if isinstance(source, Ensemble) else source))

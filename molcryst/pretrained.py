@@ -19,6 +19,9 @@ def available()->dict:
 def checkpoint_path(name:str)->Path:
     "Path of a shipped checkpoint: only the names of the files in `PRETRAINED_DIR` are valid (never a path)."
     names = sorted(q.stem for q in PRETRAINED_DIR.glob('*.ckpt'))
+    if isinstance(name, str) and name in ensembles():
+        raise ConfigError(f"{name!r} is a shipped seed ensemble, not one model: use molcryst.ensembles.load_ensemble({name!r}) "
+                          f"or `molcryst predict --ensemble {name} …`")
     if not isinstance(name, str) or name not in names:
         raise ConfigError(f"unknown pretrained model {name!r}{did_you_mean(name, names)}; "
                           f"available: {', '.join(names) or 'none'}")
@@ -30,4 +33,27 @@ def load(name:str, map_location='cpu'):
     return _load(checkpoint_path(name), map_location)
 
 # %% auto 0
-__all__ = ['PRETRAINED_DIR', 'available', 'checkpoint_path', 'load']
+__all__ = ['PRETRAINED_DIR', 'ENSEMBLES_DIR', 'available', 'checkpoint_path', 'load', 'ensembles', 'ensemble_card']
+
+# %% ../nbs/10g_pretrained.ipynb
+ENSEMBLES_DIR = PRETRAINED_DIR / 'ensembles'
+
+def ensembles()->dict:
+    "Shipped seed ensembles: name → their card."
+    return {p.stem: yaml.safe_load(p.read_text()) for p in sorted(ENSEMBLES_DIR.glob('*.yaml'))}
+
+def ensemble_card(name:str)->dict:
+    "A shipped ensemble's card, with `member_files` (its checkpoints: plain file names in `ENSEMBLES_DIR`, never paths)."
+    cards = ensembles()
+    if not isinstance(name, str) or name not in cards:
+        raise ConfigError(f"unknown ensemble {name!r} (neither a folder from fit_ensemble nor a shipped ensemble)"
+                          f"{did_you_mean(name, list(cards))}; shipped: {', '.join(cards) or 'none'}")
+    card = dict(cards[name]); files = []
+    for m in card.get('members', []):
+        f = ENSEMBLES_DIR / str(m)
+        if Path(str(m)).name != str(m) or f.suffix != '.ckpt' or not f.is_file():
+            raise ConfigError(f'{ENSEMBLES_DIR / (name + ".yaml")}: members: {m!r} is not a checkpoint file in {ENSEMBLES_DIR}')
+        files.append(f)
+    if len(files) < 2: raise ConfigError(f'{ENSEMBLES_DIR / (name + ".yaml")}: members: an ensemble needs at least 2')
+    card['member_files'] = files
+    return card
