@@ -12,4 +12,6 @@ fi
 echo "== nbdev_test (notebooks) =="
 nbdev_test --path nbs --n_workers 2
 echo "== pytest (tests/) =="
-python -m pytest tests -q -p no:cacheprovider "$@"
+# two worker processes (pytest-xdist), each test file on one of them (tests in a file share fixtures and order);
+# MOLCRYST_TEST_WORKERS=0 runs them in this process
+python -m pytest tests -q -p no:cacheprovider -n "${MOLCRYST_TEST_WORKERS:-2}" --dist loadfile "$@"
