@@ -279,15 +279,15 @@ def _non_finite(self:MolcrystCalculator, bad:list, a:Atoms)->NonFiniteError:
                           f"from {getattr(self.model, 'checkpoint_path', 'the model')}: the model's output is not a number here")
 
 # %% ../nbs/40a_calculator.ipynb
-def to_torchmdnet_checkpoint(model,   # a molcryst TorchMD-NET energy model, checkpoint path or pretrained name
+def to_torchmdnet_checkpoint(model,   # a molcryst TorchMD-NET (ET or TensorNet) energy model, checkpoint path or pretrained name
                              path,    # the `.ckpt` file to write
                             )->Path:
-    "Write a molcryst TorchMD-NET energy model as a torchmd-net checkpoint (for `torchmdnet.models.model.load_model`)."
+    "Write a molcryst TorchMD-NET energy model (equivariant transformer or TensorNet) as a torchmd-net checkpoint (for `torchmdnet.models.model.load_model`)."
     m = _as_model(model)
     check_energy_model(m)
     bb = m.backbone
-    if m.cfg.backbone != 'torchmdnet' or bb.readout != 'sum' or len(bb.outputs) != 1:
-        raise ConfigError(f'only single-output TorchMD-NET energy models (sum readout) have a torchmd-net form; this one is {m.cfg.backbone!r}')
+    if m.cfg.backbone not in ('torchmdnet', 'tensornet') or bb.readout != 'sum' or len(bb.outputs) != 1:
+        raise ConfigError(f'only single-output TorchMD-NET energy models (torchmdnet or tensornet, sum readout) have a torchmd-net form; this one is {m.cfg.backbone!r}')
     sc = m.scaler
     atomref = sc.atomref[:, :1].float().clone()
     args = dict(bb.args, derivative=False, prior_model='Atomref', prior_args=dict(max_z=len(atomref)),

@@ -1,14 +1,13 @@
 "Hyperparameter search: resume after kill -9, parallel evaluators (a local Ray cluster with a worker killed mid-trial, `mpirun`), early stopping, failures, bad input, `molcryst tune`."
-import importlib.util, os, shutil, signal, subprocess, sys, tempfile, textwrap, time
+import importlib.util, os, shutil, signal, subprocess, sys, textwrap, time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
 from molcryst.core import ConfigError, MolcrystError
-from molcryst.hpo import SearchResult, load_space, read_results, tune
+from molcryst.hpo import SearchResult, load_space, tune
 
 # A trial takes a second or two: PhysNet with 16 features on the ZPVE of 80 QM9 molecules.
 CFG = dict(dataset='qm9', targets=['zpve'], backbone='physnet', dataset_kwargs={'limit': 80},
@@ -195,149 +194,3 @@ def _dev_extra(module:str, present:bool|None=None):
     if present: return
     if os.environ.get('CI'): pytest.fail(f'{module} is missing: CI installs the dev extra (scripts/setup.sh: pip install -e ".[dev]")')
     pytest.skip(f'{module} is not installed here (not CI): pip install -e ".[dev]" installs it')
-
-
-def _title(pid:int)->str:
-    "A process's title, argv[0] (a Ray worker's is `ray::run_trial` while it runs a trial, `ray::IDLE` between)."
-    try: return Path(f'/proc/{pid}/cmdline').read_bytes().split(b'\0')[0].decode(errors='replace').strip()
-    except OSError: return ''
-
-
-def _session(sid:int)->dict:
-    "PID → title of every process in session `sid`: the driver started with start_new_session and its Ray cluster."
-    out = {}
-    for d in os.listdir('/proc'):
-        if not d.isdigit(): continue
-        try: stat = Path(f'/proc/{d}/stat').read_text()
-        except OSError: continue
-        if int(stat.rsplit(')', 1)[1].split()[3]) == sid: out[int(d)] = _title(int(d))
-    return out
-
-
-def _end_session(p):
-    "Kill what is left of the driver `p` and its cluster (by PID, only processes of its session), then reap it."
-    for pid in _session(p.pid):
-        with __import__('contextlib').suppress(ProcessLookupError): os.kill(pid, signal.SIGKILL)
-    p.wait()
-
-
-RAY_DRIVER = """
-import sys, ray
-ray.init(address='local', num_cpus=2, include_dashboard=False, _temp_dir=sys.argv[1])   # a local cluster: GCS, raylet, 2 CPUs
-from molcryst.hpo import tune
-tune({cfg!r}, space={space!r}, max_evals=int(sys.argv[3]), method='random', evaluator='ray', workers=2, log_dir=sys.argv[2],
-     evaluator_kwargs={{'num_cpus_per_task': 1}})
-ray.shutdown()
-"""
-
-
-def _ray_search(tmp_path, space, max_evals, on_poll):
-    """Run a search on a local Ray cluster started by a driver in its own session; `on_poll(titles, rows)` sees the
-    cluster's processes (PID → title, `ray::run_trial` while a worker runs a trial) and results.csv every 20 ms."""
-    log_dir = tmp_path / 'ray'
-    script = tmp_path / 'ray_search.py'
-    script.write_text(RAY_DRIVER.format(cfg=CFG, space=space))
-    ray_tmp = tempfile.mkdtemp(prefix='mcray', dir='/tmp')       # short: Ray's socket paths must fit in 107 bytes
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED='0', PYTHONWARNINGS='ignore')
-    p = subprocess.Popen([sys.executable, str(script), ray_tmp, str(log_dir), str(max_evals)], stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    try:
-        t0 = time.time()
-        while p.poll() is None:
-            assert time.time() - t0 < 300, 'the Ray search did not finish in 300 s'
-            on_poll(_session(p.pid), _rows(log_dir))
-            time.sleep(0.02)
-        out = p.stdout.read().decode()
-        assert p.returncode == 0, out[-3000:]
-        assert not _session(p.pid), 'the Ray cluster outlived its driver'     # ray.shutdown() stopped it
-    finally:
-        if p.poll() is None or _session(p.pid): _end_session(p)
-        shutil.rmtree(ray_tmp, ignore_errors=True)
-    return log_dir, out, p.pid
-
-
-def _running_trials(titles:dict)->set: return {pid for pid, t in titles.items() if t.startswith('ray::run_trial')}
-
-
-def test_ray_cluster_runs_trials_in_parallel(tmp_path):
-    "A search on a local 2-CPU Ray cluster: two Ray worker processes train trials at the same time; every trial is recorded."
-    _dev_extra('ray')
-    seen, most = set(), [0]
-    def poll(titles, rows):
-        running = _running_trials(titles)
-        seen.update(running); most[0] = max(most[0], len(running))
-    log_dir, out, driver = _ray_search(tmp_path, SPACE, 4, poll)
-    res = SearchResult.from_dir(log_dir)
-    assert sorted(res.results.job_id) == [0, 1, 2, 3] and len(res.finished) == 4
-    assert 'ray evaluator × 2' in out
-    assert most[0] == 2, f'at most {most[0]} trial(s) ran at once'
-    pids = set(res.results['m:pid'])
-    assert len(pids) == 2 and pids <= seen and driver not in pids      # trained by the two Ray workers, not the driver
-    assert (res.results['m:threads'] == 1).all()                       # num_cpus_per_task: 1 torch thread each
-    for t in res.results['m:trial']: assert (log_dir / 'trials' / t / 'metrics.json').exists()
-
-
-def test_ray_worker_killed_mid_trial(tmp_path):
-    """kill -9 a Ray worker while it trains a trial: Ray runs the task again on another worker and the search finishes;
-    the trials finished before the kill keep their rows and folders (not trained again), and no job is recorded twice."""
-    _dev_extra('ray')
-    space = dict(SPACE, epochs={'value': 4})                           # trials of a second or so: a window to kill in
-    state = {}
-    def poll(titles, rows):
-        if 'pid' in state:                                              # the results as they stood when the kill landed
-            if 'before' not in state and time.time() - state['t'] > 1:
-                trials = tmp_path / 'ray' / 'trials'
-                state.update(before=rows, stamps={t: (trials / t / 'metrics.json').stat().st_mtime_ns for t in rows['m:trial']})
-            return
-        if len(rows) < 2: return
-        for pid in sorted(_running_trials(titles)):
-            if _title(pid).startswith('ray::run_trial'):               # still training: kill it
-                os.kill(pid, signal.SIGKILL); state.update(pid=pid, t=time.time()); return
-    log_dir, out, driver = _ray_search(tmp_path, space, 6, poll)
-    assert 'before' in state, 'no trial was running once two had finished: nothing was killed'
-    before, after = state['before'], read_results(log_dir / 'results.csv')
-    assert sorted(after.job_id) == list(range(6)), after.job_id.tolist()           # every job once, none lost
-    assert after.objective.map(lambda o: isinstance(o, float)).all(), after.objective.tolist()   # the killed one too
-    pcols = [c for c in before.columns if c.startswith('p:')] + ['job_id', 'objective', 'm:pid']
-    kept = after.set_index('job_id').loc[before.job_id].reset_index()[pcols]
-    pd.testing.assert_frame_equal(kept, before[pcols].reset_index(drop=True), check_dtype=False)
-    for t, ns in state['stamps'].items(): assert (log_dir / 'trials' / t / 'metrics.json').stat().st_mtime_ns == ns, t
-    # the killed worker finished nothing after the kill: its trial was trained again by another worker
-    assert set(after[after['m:pid'] == state['pid']].job_id) <= set(before.job_id)
-    assert len(after) == 6 and driver not in set(after['m:pid'])
-
-
-MPI_SCRIPT = """
-import os, sys
-from molcryst.hpo import tune
-res = tune({cfg!r}, space={space!r}, max_evals=5, method='random', search_seed=7, evaluator='mpicomm', log_dir=sys.argv[1], progress=False)
-if res is not None: print('MASTER', os.getpid(), len(res.finished))
-"""
-
-
-def test_mpirun_search_equals_serial_search(tmp_path):
-    """`mpirun -np 3` (one master, two worker ranks) with the mpicomm evaluator finds the same trials as a serial search
-    with the same seeds. Random search: its k-th point depends on the seed alone (molcryst.compat draws one point at a
-    time), whereas CBO's points depend on which results are in when it asks, so they differ with the number of workers.
-    Each trial trains the same config with the same seed on one thread in both: the same arithmetic, and the objectives
-    came out bitwise equal here; the tolerance (1e-12) leaves room only for a BLAS choosing another kernel elsewhere."""
-    _dev_extra('mpi4py')
-    mpirun = Path(sys.executable).with_name('mpirun')                  # mpich's, in the venv's bin
-    _dev_extra('mpich', mpirun.exists())
-    script = tmp_path / 'mpi_search.py'
-    script.write_text(MPI_SCRIPT.format(cfg=CFG, space=SPACE))
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore')
-    r = subprocess.run([str(mpirun), '-np', '3', sys.executable, str(script), str(tmp_path / 'mpi')], capture_output=True,
-                       text=True, env=env, timeout=300)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    master = [l.split() for l in r.stdout.splitlines() if l.startswith('MASTER')]
-    assert len(master) == 1 and master[0][2] == '5', r.stdout[-3000:]             # one rank ran the search
-    import torch
-    torch.set_num_threads(1)                                           # as each rank (conftest puts it back)
-    serial = tune(CFG, space=SPACE, max_evals=5, method='random', search_seed=7, log_dir=tmp_path / 'serial', progress=False)
-    mpi = SearchResult.from_dir(tmp_path / 'mpi')
-    assert len(set(mpi.results['m:pid'])) == 2 and int(master[0][1]) not in set(mpi.results['m:pid'])   # two worker ranks trained
-    a, b = (x.results.sort_values('job_id').reset_index(drop=True) for x in (serial, mpi))
-    cols = [c for c in a.columns if c.startswith('p:')] + ['job_id', 'm:epochs_run']
-    pd.testing.assert_frame_equal(a[cols], b[cols], check_dtype=False)
-    np.testing.assert_allclose(b.objective.astype(float), a.objective.astype(float), rtol=1e-12, atol=0)
