@@ -51,6 +51,16 @@ def steps_per_second(atoms, calc, steps:int, warmup:int=10)->tuple[float, float]
     return steps / (time.perf_counter() - t), steps / (time.process_time() - c)
 
 
+def agreement(atoms, calcs:dict, reference)->dict:
+    "`{name: (|ΔE|/|E|, max |ΔF| / max |F|)}` of each calculator in `calcs` against `reference` on a copy of `atoms`."
+    import numpy as np
+    def ef(c):
+        x = atoms.copy(); x.calc = c
+        return x.get_potential_energy(), x.get_forces()
+    e0, f0 = ef(reference)
+    return {k: (abs(e - e0) / abs(e0), float(np.abs(f - f0).max() / np.abs(f0).max())) for k, (e, f) in ((k, ef(c)) for k, c in calcs.items())}
+
+
 def run_md_per_second(atoms, calc, steps:int)->tuple[float, float]:
     "`run_md` (molcryst's integrator, blow-up checks every step, nothing written) from a copy of `atoms` and its momenta: steps per wall and CPU second."
     from molcryst.md import run_md
@@ -125,11 +135,7 @@ def main(argv=None):
     torch.set_flush_denormal(False)                               # measured both ways below
 
     # the same model: energies and forces agree before anything is timed
-    def ef(c):
-        x = atoms.copy(); x.calc = c
-        return x.get_potential_energy(), x.get_forces()
-    e0, f0 = ef(calcs[GRAPH])
-    agree = {k: (abs(e - e0) / abs(e0), float(np.abs(f - f0).max() / np.abs(f0).max())) for k, (e, f) in ((k, ef(c)) for k, c in calcs.items())}
+    agree = agreement(atoms, calcs, calcs[GRAPH])
     cpu = report.machine()
     lines = [f'# MD benchmark ({time.strftime("%Y-%m-%d %H:%M")}, {cpu["cpu"]}, {cpu["isa"]}, {os.cpu_count()} cores, torch {torch.__version__})', '',
              'Ethanol (9 atoms), et-ethanol-xtb; against the graph engine: ' +

@@ -54,7 +54,7 @@ def main(argv=None):
         from torchmdnet.calculators import TMDNETCalculator
     from molcryst.md import MolcrystCalculator, molecule_atoms, _thermalize, to_torchmdnet_checkpoint
     from molcryst.pretrained import available, load
-    from md import run_md_per_second, steps_per_second
+    from md import agreement, run_md_per_second, steps_per_second
     import report
 
     torch.set_num_threads(a.threads); torch.set_flush_denormal(True)
@@ -76,12 +76,7 @@ def main(argv=None):
         with contextlib.redirect_stdout(io.StringIO()):
             tmd = TMDNETCalculator(str(to_torchmdnet_checkpoint(model, tmp / f'{name}.tmd.ckpt')))
         calcs[name] = {'tmd': tmd, 'tensor': MolcrystCalculator(model, engine='tensor'), 'compiled': comp}
-        def ef(calc):
-            y = atoms.copy(); y.calc = calc
-            return y.get_potential_energy(), y.get_forces()
-        e0, f0 = ef(MolcrystCalculator(model, engine='graph'))
-        agree[name] = {k: (abs(e - e0) / abs(e0), float(np.abs(f - f0).max() / np.abs(f0).max())) for k, (e, f) in
-                       ((k, ef(cl)) for k, cl in calcs[name].items())}
+        agree[name] = agreement(atoms, calcs[name], MolcrystCalculator(model, engine='graph'))
         err = test_errors(name)
         rows[name] = dict(model=name, backbone=c['config']['backbone'], parameters=sum(q.numel() for q in model.parameters()),
                           epochs=c['epochs'], train_minutes=round(c['seconds'] / 60, 1),

@@ -84,7 +84,11 @@ LABELS = {'graphs_per_s': 'graphs/s', 'speedup': '× reference', 'peak_tensor_mi
           'rounds': 'per round (molcryst:schnetpack)', 'x_schnetpack_cpu': '× schnetpack (CPU time)',
           'schnetpack_allocator': 'schnetpack + allocator graphs/s', 'x_schnetpack_allocator': '× that',
           'molcryst_gflops': 'molcryst GFLOP/s', 'schnetpack_gflops': 'schnetpack GFLOP/s',
-          'gflop_per_epoch': 'GFLOP per epoch (molcryst / schnetpack)'}
+          'gflop_per_epoch': 'GFLOP per epoch (molcryst / schnetpack)',
+          # ET against TensorNet (benchmarks/md_backbones.py)
+          'train_minutes': 'training (min)', 'energy_mae_mev': 'energy MAE (meV)', 'forces_mae_mev_a': 'forces MAE (meV/Å)',
+          'tmd_steps_s': 'torchmd-net calculator steps/s', 'tensor_steps_s': 'tensor engine steps/s',
+          'compiled_steps_s': 'compiled engine steps/s', 'compile_s': 'compile (s)'}
 
 def _profiles(profiles:dict)->list[str]:
     "Where the time of a training step goes: the parts of the model, and the operators with the most self CPU time."
