@@ -81,14 +81,15 @@ def _rel(u, v)->float:
     "max |u − v| / max |v| (arrays or tensors)."
     return float(abs(u - v).max() / abs(v).max())
 
-def _child(args:list[str], env=None)->dict:
-    "Run this script with `args` in a fresh interpreter; its last stdout line is a JSON result."
+def _child(args:list[str], env=None, expect:str|None=None)->dict:
+    "Run this script with `args` in a fresh interpreter; its last stdout line is a JSON result. `expect`: the molcryst it must import (default this process's)."
     import molcryst
     p = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, env=env)
     if p.returncode: raise RuntimeError(f'child {args} failed:\n{p.stderr[-4000:]}')
     r = json.loads(p.stdout.strip().splitlines()[-1])
-    if r.get('molcryst') != molcryst.__file__:
-        raise RuntimeError(f'child imported molcryst from {r.get("molcryst")}, this process from {molcryst.__file__}')
+    expect = expect or molcryst.__file__
+    if r.get('molcryst') != expect:
+        raise RuntimeError(f'child imported molcryst from {r.get("molcryst")}, expected {expect}')
     return r
 
 def _loss_step(model, opt, b):
@@ -100,9 +101,22 @@ def _loss_step(model, opt, b):
     return out.detach()
 
 # ----------------------------------------------------------------------------- part 1: every backbone on QM9
-def _train_child(name, root, n_qm9, epochs, batch_size, model_kwargs=None, profile_steps=0):
+def _fit_loader(ds, batch_size):
+    """The loader `fit` trains with, in whichever molcryst is imported: `graph_loader` over the seeded `EpochSampler`
+    where that version has it, else PyG's `DataLoader` over the same sampler (molcryst before issue 22); the allocator
+    setting `fit` applies, where that version has one. Returns (loader, sampler, allocator applied)."""
+    import torch
+    from molcryst import core, datamodule as dm
+    tuned = bool(core.tune_allocator()) if hasattr(core, 'tune_allocator') else False
+    sampler = dm.EpochSampler(len(ds), 0)
+    if hasattr(dm, 'graph_loader'): return dm.graph_loader(ds, batch_size=batch_size, sampler=sampler), sampler, tuned
+    from torch_geometric.loader import DataLoader
+    return DataLoader(torch.utils.data.Subset(ds, list(range(len(ds)))), batch_size=batch_size, sampler=sampler), sampler, tuned
+
+def _train_child(name, root, n_qm9, epochs, batch_size, model_kwargs=None, profile_steps=0, fit_loader=False):
     """Fresh process: one backbone, warm-up epoch + `epochs` timed epochs on QM9; peak memory; with `profile_steps`,
-    a profile of that many more steps (self CPU time per operator, and per part of the model where it names them)."""
+    a profile of that many more steps (self CPU time per operator, and per part of the model where it names them).
+    `fit_loader`: batches and allocator as `fit` trains (`_fit_loader`) instead of PyG's shuffling `DataLoader`."""
     import numpy as np, torch
     from torch_geometric.data import Batch
     from torch_geometric.loader import DataLoader
@@ -113,14 +127,22 @@ def _train_child(name, root, n_qm9, epochs, batch_size, model_kwargs=None, profi
     ds = QM9('homo', limit=n_qm9, cutoff=5.0, progress=False, root=root)
     torch.manual_seed(0)
     model = get_model(name, **(model_kwargs or {})).train()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loader = DataLoader(ds, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(0))
+    sampler, tuned = None, False
+    if fit_loader:                                   # as fit trains: its loader, allocator and optimiser (Adam, lr 1e-3)
+        from molcryst.config import TrainConfig
+        from molcryst.graphmodel import make_optimizer
+        loader, sampler, tuned = _fit_loader(ds, batch_size)
+        opt = make_optimizer(TrainConfig(optimizer='adam', learning_rate=1e-3), model.parameters())
+    else:
+        loader = DataLoader(ds, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(0))
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     fixed = Batch.from_data_list([ds[int(i)] for i in np.random.default_rng(0).choice(len(ds), min(batch_size, len(ds)), replace=False)])
     rss_setup = _status_kib('VmRSS') / 1024
     with RssPeak() as mem:
         tpeak, _ = tensor_peak_mib(lambda: _loss_step(model, opt, fixed))   # first step, profiled (untimed)
         times = []
         for ep in range(epochs + 1):                                        # epoch 0: warm-up, not timed
+            if sampler is not None: sampler.set_epoch(ep)
             t0 = time.perf_counter()
             for b in loader: _loss_step(model, opt, b)
             times.append(time.perf_counter() - t0)
@@ -131,7 +153,9 @@ def _train_child(name, root, n_qm9, epochs, batch_size, model_kwargs=None, profi
                 cutoff=defaults.get('cutoff', defaults.get('radius')), n=len(ds), epoch_s=times[1:], warmup_s=times[0],
                 rss_delta_mib=mem.delta, rss_setup_mib=rss_setup, tensor_peak_mib=tpeak,
                 fixed_atoms=fixed.num_nodes, fixed_edges=fixed.edge_index.shape[1], model_kwargs=model_kwargs or {},
-                profile=prof, edge_impl=_auto_impl(model, fixed))
+                profile=prof, edge_impl=_auto_impl(model, fixed), loader=type(loader).__module__ + '.' + type(loader).__name__,
+                collate=type(getattr(loader, 'collate_fn', None)).__name__, allocator_tuned=tuned,
+                fused_optimizer=bool(opt.defaults.get('fused')))
 
 def _auto_impl(model, batch):
     "The edge-network form an MPNN uses on `batch` ('auto' resolved); None for other backbones."
@@ -203,6 +227,71 @@ def train_table(res, a, ds_info):
             f'`profile_memory=True`) on a fixed batch of {a.batch_size} molecules ({f["fixed_atoms"]} atoms, '
             f'{f["fixed_edges"]:,} edges; `default_rng(0)` choice), the first step of the process (Adam state included).\n\n'
             + '\n'.join(rows))
+
+# ----------------------------------------------------------------------------- part 7: every backbone against a baseline
+SPEEDUP_BACKBONES = ('cgcnn', 'schnet', 'physnet', 'mpnn', 'mpnn_transformer', 'torchmdnet')
+GOAL_SPEEDUP = 1.5        # issue 22: the other backbones >= 1.5x the training graphs/s of molcryst before it
+SPEEDUP_OWN_GOAL = {'schnet': '— (part 6: × schnetpack)', 'mpnn': '— (its own issue: part 5)', 'mpnn_transformer': '— (its own issue: part 5)'}
+
+def _baseline_rev(path:Path)->str:
+    try: return subprocess.run(['git', '-C', str(path), 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True).stdout.strip() or '?'
+    except OSError: return '?'
+
+def bench_speedup(a, child_args):
+    """Each backbone of `--backbones` trains as `fit` does (`_fit_loader`) in a fresh process, once with the molcryst of
+    `--baseline` and once with this one, the two sides interleaved over `--baseline-repeats` rounds (the order alternates
+    per round). Each side reads a QM9 cache its own version built (the store format may differ between versions)."""
+    base_init = str((a.baseline / 'molcryst' / '__init__.py').resolve())
+    if not Path(base_init).exists(): raise SystemExit(f'--baseline {a.baseline}: no molcryst/__init__.py there')
+    import molcryst
+    roots = {s: Path(tempfile.mkdtemp(prefix=f'molcryst-speedup-{s}-')) for s in ('baseline', 'molcryst')}
+    sides = {'baseline': (['--molcryst', str(a.baseline)], base_init), 'molcryst': (child_args, molcryst.__file__)}
+    names = [n for n in a.backbones.split(',') if n]
+    runs = {n: {s: [] for s in sides} for n in names}
+    try:
+        for rep in range(a.baseline_repeats):
+            for n in names:
+                order = list(sides) if rep % 2 == 0 else list(sides)[::-1]
+                for s in order:
+                    args, expect = sides[s]
+                    r = _child(['--_train-child', n, '--_root', str(roots[s]), '--n-qm9', str(a.n_qm9), '--epochs', str(a.epochs),
+                                '--batch-size', str(a.batch_size), '--_fit-loader', *args], expect=expect)
+                    runs[n][s].append(r)
+                    print(f'  round {rep + 1} {n:<17s} {s:<9s} {r["n"] / _med(r["epoch_s"]):7.1f} graphs/s', flush=True)
+    finally:
+        import shutil
+        for r in roots.values(): shutil.rmtree(r, ignore_errors=True)
+    return dict(runs=runs, baseline_rev=_baseline_rev(a.baseline))
+
+def _pipeline(x:dict)->str:
+    "What a side's training loop used: its collation, the allocator setting, a fused optimiser."
+    return ', '.join([x['collate'], *(['allocator'] if x.get('allocator_tuned') else []), *(['fused Adam'] if x.get('fused_optimizer') else [])])
+
+def speedup_rows(r)->list[dict]:
+    rows = []
+    for n, sides in r['runs'].items():
+        gps = {s: [x['n'] / _med(x['epoch_s']) for x in xs] for s, xs in sides.items()}
+        b, m = _med(gps['baseline']), _med(gps['molcryst'])
+        ratio = m / b
+        rows.append(dict(backbone=n, baseline=round(b, 1), molcryst=round(m, 1), speedup=f'{ratio:.2f}×',
+                         rounds=' / '.join(f'{y:.0f}:{x:.0f}' for x, y in zip(gps['baseline'], gps['molcryst'])),
+                         loader=' vs '.join(_pipeline(sides[s][0]) for s in ('molcryst', 'baseline')),
+                         goal=SPEEDUP_OWN_GOAL.get(n) or ('✅' if ratio >= GOAL_SPEEDUP else '❌')))
+    return rows
+
+def speedup_table(r, a, ds_info)->tuple[str, list[dict]]:
+    rows = speedup_rows(r)
+    head = ('| backbone | before graphs/s | now graphs/s | × before | per round (now:before) | training loop (now vs before) | goal ≥ 1.5× |\n'
+            '|---|---|---|---|---|---|---|')
+    body = '\n'.join(f"| `{x['backbone']}` | {x['baseline']} | {x['molcryst']} | {x['speedup']} | {x['rounds']} | {x['loader']} | {x['goal']} |" for x in rows)
+    text = (f'{ds_info}. "Before": molcryst at `{r["baseline_rev"]}` (`--baseline`), "now": this checkout. Each backbone at its '
+            f'registry default size trains as `fit` trains in that version (its loader over the seeded `EpochSampler`, its '
+            f'allocator setting where it has one, and Adam from its `make_optimizer`, fused where it is), batch {a.batch_size}, '
+            f'lr 1e-3, MSE on `homo`; a fresh process per '
+            f'side and round, the sides interleaved over {a.baseline_repeats} rounds (order alternating), medians over rounds '
+            f'of the median of {a.epochs} timed epoch(s) after one warm-up epoch. Goal (issue 22): CGCNN, PhysNet and TorchMD-NET '
+            f'≥ {GOAL_SPEEDUP}× before (SchNet is measured against schnetpack in part 6, the MPNNs have their own issue and part 5).')
+    return text + '\n\n' + head + '\n' + body, rows
 
 # ----------------------------------------------------------------------------- part 5: MPNN edge network forms
 MPNN_IMPLS = ('reference', 'cached', 'dense')
@@ -893,7 +982,7 @@ def environment(molcryst_path):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--parts', default='1,2,3,4,5,6', help='which parts: 1 training table, 2 SchNet vs PyG, 3 TorchMD-NET, 4 CGCNN, '
-                   '5 MPNN edge-network forms, 6 SchNet vs schnetpack 2.2 (default all)')
+                   '5 MPNN edge-network forms, 6 SchNet vs schnetpack 2.2, 7 every backbone against --baseline (default 1-6)')
     p.add_argument('--n-qm9', type=int, default=1000, help='QM9 molecules for parts 1 and 2 (default 1000)')
     p.add_argument('--epochs', type=int, default=2, help='timed epochs per backbone after one warm-up epoch (default 2)')
     p.add_argument('--batch-size', type=int, default=32)
@@ -910,6 +999,9 @@ def main(argv=None):
     p.add_argument('--mpnn-repeats', type=int, default=2, help='interleaved rounds of the MPNN forms (part 5, default 2)')
     p.add_argument('--profile-steps', type=int, default=8, help='training steps profiled per MPNN (part 5, default 8)')
     p.add_argument('--spk-repeats', type=int, default=5, help='interleaved rounds of SchNet vs schnetpack (part 6, default 5)')
+    p.add_argument('--baseline', type=Path, default=None, help='part 7: a checkout of an earlier molcryst (e.g. `git worktree add /tmp/base REV`) to train against')
+    p.add_argument('--baseline-repeats', type=int, default=3, help='interleaved rounds per backbone in part 7 (default 3)')
+    p.add_argument('--backbones', default=','.join(SPEEDUP_BACKBONES), help=f'backbones of part 7 (default {",".join(SPEEDUP_BACKBONES)})')
     p.add_argument('--save-reference', action='store_true', help='also write the tables of parts 1, 5 and 6 to benchmarks/reference/ (committed results)')
     p.add_argument('--molcryst', type=Path, default=None, help='import molcryst from this folder (a patched copy) instead of this checkout')
     p.add_argument('--out', type=Path, default=RESULTS, help=f'markdown output (default {RESULTS.relative_to(HERE.parent)})')
@@ -918,13 +1010,14 @@ def main(argv=None):
     p.add_argument('--_spk-child', dest='spk_child', help=argparse.SUPPRESS)
     p.add_argument('--_allocator', dest='allocator', action='store_true', help=argparse.SUPPRESS)
     p.add_argument('--_root', dest='root', help=argparse.SUPPRESS)
+    p.add_argument('--_fit-loader', dest='fit_loader', action='store_true', help=argparse.SUPPRESS)
     p.add_argument('--_model-kwargs', dest='model_kwargs', type=json.loads, default=None, help=argparse.SUPPRESS)
     p.add_argument('--_profile-steps', dest='child_profile', type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument('--_weights', dest='weights', help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     _setup_path(a.molcryst)
     child_args = ['--molcryst', str(a.molcryst)] if a.molcryst else []
-    if a.train_child: return print(json.dumps(_train_child(a.train_child, a.root, a.n_qm9, a.epochs, a.batch_size, a.model_kwargs, a.child_profile)))
+    if a.train_child: return print(json.dumps(_train_child(a.train_child, a.root, a.n_qm9, a.epochs, a.batch_size, a.model_kwargs, a.child_profile, a.fit_loader)))
     if a.cgcnn_child: return print(json.dumps(_cgcnn_child(a.cgcnn_child, a.weights, a)))
     if a.spk_child: return print(json.dumps(_spk_child(a.spk_child, a.root, a, a.allocator)))
 
@@ -935,7 +1028,7 @@ def main(argv=None):
     root = Path(tempfile.mkdtemp(prefix='molcryst-models-bench-'))
     cpu = OtherCPU().__enter__()
     try:
-        if parts & {1, 2, 5, 6}:
+        if parts & {1, 2, 5, 6, 7}:
             from molcryst.datasets import QM9
             ds = QM9('homo', limit=a.n_qm9, cutoff=5.0, progress=False, root=root)   # built once; children hit the cache
             ds_info = (f'QM9 (`qm9pack`), the first {len(ds):,} molecules at 5 Å: {int(ds.num_atoms.sum()):,} atoms, '
@@ -972,6 +1065,19 @@ def main(argv=None):
                                                   'peak_rss_mib', 'float64_rel_diff'],
                             command=' '.join(['python', *sys.argv]), notes=[text.split('\n\n')[0]],
                             extra=dict(profiles={k: v['profile'] | dict(edge_impl=v['edge_impl']) for k, v in r['profiles'].items()}))
+        if 7 in parts:
+            if a.baseline is None: raise SystemExit('part 7 needs --baseline PATH (a checkout of the earlier molcryst)')
+            print(f'Part 7: every backbone against the molcryst at {a.baseline} ...', flush=True)
+            r = bench_speedup(a, child_args)
+            text, rows = speedup_table(r, a, ds_info)
+            sections.append('## Training throughput against an earlier molcryst (QM9)\n\n' + text)
+            print('\n' + sections[-1] + '\n', flush=True)
+            if a.save_reference:
+                import report
+                report.save('models-speedup', rows, ['backbone', 'baseline', 'molcryst', 'speedup', 'rounds', 'loader', 'goal'],
+                            command=' '.join(['python', *sys.argv]), notes=[text.split('\n\n')[0], cpu.so_far()],
+                            extra=dict(baseline=r['baseline_rev'], runs={n: {s: [{k: v for k, v in x.items() if k not in ('molcryst', 'profile')} for x in xs]
+                                                                           for s, xs in sides.items()} for n, sides in r['runs'].items()}))
         if 6 in parts:
             version = _spk_version()
             if version is None:

@@ -11,7 +11,8 @@ from fastcore.basics import patch
 
 from ..core import MAX_Z
 from ..graphs import edge_vectors
-from .layers import Backbone, ExpNormalRBF, PolynomialCutoff, ShiftedSoftplus, check_readout, graph_index
+from .layers import (Backbone, ExpNormalRBF, PolynomialCutoff, ShiftedSoftplus, check_readout, complete_pairs,
+                                    graph_index, pair_messages, symmetric_pairs)
 
 # %% auto 0
 __all__ = ['Residual', 'PhysNetModule', 'PhysNet']
@@ -42,15 +43,20 @@ class PhysNetModule(nn.Module):
 
 # %% ../../nbs/07_physnet.ipynb
 @patch
-def forward(self:PhysNetModule, x, edge_index, g):
-    "`(x [N,F], out [N,out_dim])`: refined atom features and this module's atom outputs; `g` [E,K] the radial basis."
-    src, dst = edge_index
+def forward(self:PhysNetModule, x, edge_index, g, pairs=None):
+    """`(x [N,F], out [N,out_dim])`: refined atom features and this module's atom outputs; `g` the radial basis, [E,K]
+    per edge, or [U,K] per pair when `pairs` (`complete_pairs`) are given: then each message is computed once per pair."""
     xa = self.act(x)
     v = self.act(self.lin_i(xa))
-    v = v + scatter(self.G(g) * self.act(self.lin_j(xa)).index_select(0, src), dst, dim=0, dim_size=x.shape[0], reduce='sum')
+    h = self.act(self.lin_j(xa))
+    if pairs is not None: v = v + pair_messages(h, self.G(g), *pairs)
+    else:
+        src, dst = edge_index
+        v = v + scatter(self.G(g) * h.index_select(0, src), dst, dim=0, dim_size=x.shape[0], reduce='sum')
     x = self.u * x + self.lin_v(self.act(self.res_int(v)))
     x = self.res_atom(x)
     return x, self.out(self.act(self.res_out(x)))
+
 
 # %% ../../nbs/07_physnet.ipynb
 class PhysNet(Backbone):
@@ -75,17 +81,24 @@ class PhysNet(Backbone):
                                                    num_residual_atomic, num_residual_output) for _ in range(num_modules)])
         if readout == 'mean':
             self.head = nn.Sequential(ShiftedSoftplus(), nn.Linear(hidden_channels, out_dim))
+        self.pair_messages = True  # messages per pair where the graph's pairs are complete (False: per edge, as first written)
+
 
 # %% ../../nbs/07_physnet.ipynb
 @patch
 def _run(self:PhysNet, batch):
     "`(last atom features [N,F], Σ over modules of the atom outputs [N,out_dim])`."
     _, dist = edge_vectors(batch)
+    pairs = None
+    if self.pair_messages:
+        first, _ = symmetric_pairs(batch.edge_index, getattr(batch, 'edge_shift', None))
+        pairs = complete_pairs(batch.edge_index, first)
+        if pairs is not None: dist = dist.index_select(0, first)   # one length (and basis row) per pair
     g = self.rbf(dist) * self.cut(dist).unsqueeze(-1)
     x = self.embedding(batch.z)
     total = 0
     for blk in self.blocks:
-        x, o = blk(x, batch.edge_index, g)
+        x, o = blk(x, batch.edge_index, g, pairs)
         total = total + o
     return x, total
 
