@@ -113,10 +113,12 @@ def _fit_loader(ds, batch_size):
     from torch_geometric.loader import DataLoader
     return DataLoader(torch.utils.data.Subset(ds, list(range(len(ds)))), batch_size=batch_size, sampler=sampler), sampler, tuned
 
-def _train_child(name, root, n_qm9, epochs, batch_size, model_kwargs=None, profile_steps=0, fit_loader=False):
+def _train_child(name, root, n_qm9, epochs, batch_size, model_kwargs=None, profile_steps=0, fit_loader=False, compiled=False):
     """Fresh process: one backbone, warm-up epoch + `epochs` timed epochs on QM9; peak memory; with `profile_steps`,
     a profile of that many more steps (self CPU time per operator, and per part of the model where it names them).
-    `fit_loader`: batches and allocator as `fit` trains (`_fit_loader`) instead of PyG's shuffling `DataLoader`."""
+    `fit_loader`: batches and allocator as `fit` trains (`_fit_loader`) instead of PyG's shuffling `DataLoader`;
+    `compiled`: the backbone through `compile_backbone` as `fit` runs it with `TrainConfig.compile` (the warm-up epoch
+    includes compiling)."""
     import numpy as np, torch
     from torch_geometric.data import Batch
     from torch_geometric.loader import DataLoader
@@ -140,11 +142,15 @@ def _train_child(name, root, n_qm9, epochs, batch_size, model_kwargs=None, profi
     rss_setup = _status_kib('VmRSS') / 1024
     with RssPeak() as mem:
         tpeak, _ = tensor_peak_mib(lambda: _loss_step(model, opt, fixed))   # first step, profiled (untimed)
-        times = []
+        times, fwd, t_compile = [], model, None
+        if compiled:
+            from molcryst.graphmodel import compile_backbone
+            t0 = time.perf_counter(); fwd = compile_backbone(model, fixed); t_compile = time.perf_counter() - t0
+            if fwd is model: raise RuntimeError(f'{name}: compile_backbone fell back to eager')
         for ep in range(epochs + 1):                                        # epoch 0: warm-up, not timed
             if sampler is not None: sampler.set_epoch(ep)
             t0 = time.perf_counter()
-            for b in loader: _loss_step(model, opt, b)
+            for b in loader: _loss_step(fwd, opt, b)
             times.append(time.perf_counter() - t0)
     prof = _profile_steps(model, opt, loader, profile_steps) if profile_steps else None
     cls, defaults = BACKBONES[name]
@@ -155,7 +161,7 @@ def _train_child(name, root, n_qm9, epochs, batch_size, model_kwargs=None, profi
                 fixed_atoms=fixed.num_nodes, fixed_edges=fixed.edge_index.shape[1], model_kwargs=model_kwargs or {},
                 profile=prof, edge_impl=_auto_impl(model, fixed), loader=type(loader).__module__ + '.' + type(loader).__name__,
                 collate=type(getattr(loader, 'collate_fn', None)).__name__, allocator_tuned=tuned,
-                fused_optimizer=bool(opt.defaults.get('fused')))
+                fused_optimizer=bool(opt.defaults.get('fused')), compiled=compiled, compile_s=t_compile)
 
 def _auto_impl(model, batch):
     "The edge-network form an MPNN uses on `batch` ('auto' resolved); None for other backbones."
@@ -245,17 +251,19 @@ def bench_speedup(a, child_args):
     if not Path(base_init).exists(): raise SystemExit(f'--baseline {a.baseline}: no molcryst/__init__.py there')
     import molcryst
     roots = {s: Path(tempfile.mkdtemp(prefix=f'molcryst-speedup-{s}-')) for s in ('baseline', 'molcryst')}
-    sides = {'baseline': (['--molcryst', str(a.baseline)], base_init), 'molcryst': (child_args, molcryst.__file__)}
+    sides = {'baseline': (['--molcryst', str(a.baseline)], base_init), 'molcryst': (child_args, molcryst.__file__),
+             'compiled': (child_args + ['--_compiled'], molcryst.__file__)}
     names = [n for n in a.backbones.split(',') if n]
-    runs = {n: {s: [] for s in sides} for n in names}
+    comp = {n for n in a.compile_backbones.split(',') if n}
+    runs = {n: {s: [] for s in sides if s != 'compiled' or n in comp} for n in names}
     try:
         for rep in range(a.baseline_repeats):
             for n in names:
-                order = list(sides) if rep % 2 == 0 else list(sides)[::-1]
+                order = list(runs[n]) if rep % 2 == 0 else list(runs[n])[::-1]
                 for s in order:
                     args, expect = sides[s]
-                    r = _child(['--_train-child', n, '--_root', str(roots[s]), '--n-qm9', str(a.n_qm9), '--epochs', str(a.epochs),
-                                '--batch-size', str(a.batch_size), '--_fit-loader', *args], expect=expect)
+                    r = _child(['--_train-child', n, '--_root', str(roots['baseline' if s == 'baseline' else 'molcryst']), '--n-qm9', str(a.n_qm9),
+                                '--epochs', str(a.epochs), '--batch-size', str(a.batch_size), '--_fit-loader', *args], expect=expect)
                     runs[n][s].append(r)
                     print(f'  round {rep + 1} {n:<17s} {s:<9s} {r["n"] / _med(r["epoch_s"]):7.1f} graphs/s', flush=True)
     finally:
@@ -273,24 +281,211 @@ def speedup_rows(r)->list[dict]:
         gps = {s: [x['n'] / _med(x['epoch_s']) for x in xs] for s, xs in sides.items()}
         b, m = _med(gps['baseline']), _med(gps['molcryst'])
         ratio = m / b
+        c = _med(gps['compiled']) if 'compiled' in gps else None
+        best = max(ratio, c / b if c else 0.0)
         rows.append(dict(backbone=n, baseline=round(b, 1), molcryst=round(m, 1), speedup=f'{ratio:.2f}×',
                          rounds=' / '.join(f'{y:.0f}:{x:.0f}' for x, y in zip(gps['baseline'], gps['molcryst'])),
+                         compiled=round(c, 1) if c else None, compiled_speedup=f'{c / b:.2f}×' if c else None,
+                         compile_s=round(_med([x['compile_s'] + x['warmup_s'] for x in sides['compiled']]), 0) if c else None,
                          loader=' vs '.join(_pipeline(sides[s][0]) for s in ('molcryst', 'baseline')),
-                         goal=SPEEDUP_OWN_GOAL.get(n) or ('✅' if ratio >= GOAL_SPEEDUP else '❌')))
+                         goal=SPEEDUP_OWN_GOAL.get(n) or ('✅' if best >= GOAL_SPEEDUP else '❌')))
     return rows
 
 def speedup_table(r, a, ds_info)->tuple[str, list[dict]]:
     rows = speedup_rows(r)
-    head = ('| backbone | before graphs/s | now graphs/s | × before | per round (now:before) | training loop (now vs before) | goal ≥ 1.5× |\n'
-            '|---|---|---|---|---|---|---|')
-    body = '\n'.join(f"| `{x['backbone']}` | {x['baseline']} | {x['molcryst']} | {x['speedup']} | {x['rounds']} | {x['loader']} | {x['goal']} |" for x in rows)
+    head = ('| backbone | before graphs/s | now graphs/s | × before | per round (now:before) | now, compiled graphs/s | × before | '
+            'compiling + warm-up epoch (s) | training loop (now vs before) | goal ≥ 1.5× |\n|---|---|---|---|---|---|---|---|---|---|')
+    body = '\n'.join(f"| `{x['backbone']}` | {x['baseline']} | {x['molcryst']} | {x['speedup']} | {x['rounds']} | {x['compiled'] or '–'} | "
+                     f"{x['compiled_speedup'] or '–'} | {x['compile_s'] if x['compile_s'] is not None else '–'} | {x['loader']} | {x['goal']} |" for x in rows)
     text = (f'{ds_info}. "Before": molcryst at `{r["baseline_rev"]}` (`--baseline`), "now": this checkout. Each backbone at its '
             f'registry default size trains as `fit` trains in that version (its loader over the seeded `EpochSampler`, its '
             f'allocator setting where it has one, and Adam from its `make_optimizer`, fused where it is), batch {a.batch_size}, '
             f'lr 1e-3, MSE on `homo`; a fresh process per '
             f'side and round, the sides interleaved over {a.baseline_repeats} rounds (order alternating), medians over rounds '
-            f'of the median of {a.epochs} timed epoch(s) after one warm-up epoch. Goal (issue 22): CGCNN, PhysNet and TorchMD-NET '
+            f'of the median of {a.epochs} timed epoch(s) after one warm-up epoch. "Compiled": this checkout with '
+            f'`TrainConfig.compile` (`compile_backbone`: `torch.compile(dynamic=True)`, checked against eager on one batch), '
+            f'a third side in the same rounds; its compile time and warm-up epoch are a separate column. Goal (issue 22): CGCNN, PhysNet and TorchMD-NET '
             f'≥ {GOAL_SPEEDUP}× before (SchNet is measured against schnetpack in part 6, the MPNNs have their own issue and part 5).')
+    return text + '\n\n' + head + '\n' + body, rows
+
+# ----------------------------------------------------------------------------- part 8: roofline of a training step
+ROOF_BACKBONES = ('schnet', 'cgcnn', 'physnet', 'torchmdnet')
+GOAL_CEILING = 0.70       # issue 22: SchNet training >= 70 % of the realistic ceiling measured
+MM_OPS = {'aten::mm', 'aten::addmm', 'aten::bmm', 'aten::baddbmm'}
+FREE_OPS = {'aten::view', 'aten::reshape', 'aten::_reshape_alias', 'aten::as_strided', 'aten::t', 'aten::transpose',
+            'aten::permute', 'aten::expand', 'aten::expand_as', 'aten::unsqueeze', 'aten::squeeze', 'aten::select',
+            'aten::slice', 'aten::split', 'aten::split_with_sizes', 'aten::narrow', 'aten::chunk', 'aten::unbind',
+            'aten::empty', 'aten::empty_strided', 'aten::empty_like', 'aten::alias', 'aten::detach', 'aten::detach_',
+            'aten::lift_fresh', 'aten::resize_', 'aten::view_as', 'aten::_unsafe_view', 'aten::result_type', 'aten::item',
+            'aten::_local_scalar_dense', 'aten::is_nonzero', 'aten::set_', 'aten::numpy_T', 'aten::to', 'aten::_to_copy'}
+GATHERS = {'aten::index_select', 'aten::gather', 'aten::embedding', 'aten::index'}
+SCATTERS = {'aten::index_add_', 'aten::index_add', 'aten::scatter_add_', 'aten::scatter_add', 'aten::scatter_reduce_',
+            'aten::scatter_reduce', 'aten::index_put_', 'aten::embedding_dense_backward', 'aten::index_select_backward'}
+REDUCTIONS = {'aten::sum', 'aten::mean', 'aten::linalg_vector_norm', 'aten::norm', 'aten::amax', 'aten::max', 'aten::min',
+              'aten::var_mean', 'aten::std', 'aten::var', 'aten::native_batch_norm', 'aten::native_layer_norm'}
+
+def _numel(s)->int:
+    n = 1
+    for d in s: n *= int(d)
+    return n
+
+def _op_cost(name:str, shapes:list)->tuple[str, float]:
+    """`(kind, amount)` of one leaf operator from its input shapes: ('mm', FLOPs) for matrix products, else
+    ('memory', bytes it must move at the least: every operand read once and its result written once, 4 bytes an element
+    (int64 indices counted at 4 too, so the bound is if anything too low)), or ('unknown', 0) for list inputs the profiler
+    does not record (cat, the foreach kernels)."""
+    sh = [s for s in shapes if isinstance(s, (list, tuple)) and len(s)]
+    if name in FREE_OPS: return 'free', 0.0
+    if name in MM_OPS:
+        m = [s for s in sh if len(s) >= 2][-2:]
+        if len(m) < 2: return 'unknown', 0.0
+        (a, b) = m
+        batch = _numel(a[:-2]) if len(a) > 2 else 1
+        return 'mm', 2.0 * batch * a[-2] * a[-1] * b[-1]
+    if not sh: return ('unknown', 0.0) if name in ('aten::cat', 'aten::stack') or name.startswith('aten::_foreach') or 'fused' in name else ('free', 0.0)
+    sizes = [_numel(s) for s in sh]
+    if name in GATHERS:                                     # out = index rows × row size; read those rows, write them
+        src, idx = sh[0], sh[-1] if name != 'aten::embedding' else sh[1]
+        rows = _numel(idx); row = _numel(src[1:]) if name != 'aten::gather' else 1
+        out = rows * row if name != 'aten::gather' else _numel(idx)
+        return 'gather', 4.0 * (2 * out + rows)
+    if name in SCATTERS:                                    # read the source and index, read-modify-write the rows hit
+        src = max(sizes)
+        return 'scatter', 4.0 * (3 * src + min(sizes)) + (8.0 * sizes[0] if not name.endswith('_') else 0.0)
+    if name in REDUCTIONS: return 'memory', 4.0 * (sum(sizes) + (sizes[0] if name.startswith('aten::native_') else 0))
+    if name in ('aten::copy_', 'aten::fill_', 'aten::zero_', 'aten::zeros', 'aten::zeros_like', 'aten::ones_like', 'aten::clone'):
+        return 'memory', 4.0 * (sum(sizes) if name == 'aten::copy_' else 2 * max(sizes) if name == 'aten::clone' else max(sizes))
+    return 'memory', 4.0 * (sum(sizes) + max(sizes))       # element-wise: operands in, the broadcast result out
+
+def _stream_gbs(reps:int=15)->dict:
+    "Memory bandwidth of this process (GB/s), `torch.add(a, b, out=c)` on float32 arrays of 2^k elements (12 bytes an element)."
+    import torch
+    out = {}
+    for k in range(10, 25, 2):
+        n = 2 ** k; a, b, c = torch.randn(n), torch.randn(n), torch.empty(n)
+        for _ in range(3): torch.add(a, b, out=c)
+        best = float('inf')
+        for _ in range(reps if k < 22 else 5):
+            t0 = time.perf_counter(); torch.add(a, b, out=c); best = min(best, time.perf_counter() - t0)
+        out[k] = 12 * n / best / 1e9
+    return out
+
+def _gemm_rate(shape:tuple, cache:dict)->float:
+    "Best FLOP/s of this process for an [m,k]×[k,n] product (contiguous operands), cached by shape."
+    import torch
+    if shape not in cache:
+        m, k, n = shape
+        a, b = torch.randn(m, k), torch.randn(k, n); c = torch.empty(m, n)
+        for _ in range(2): torch.mm(a, b, out=c)
+        best = float('inf')
+        for _ in range(8):
+            t0 = time.perf_counter(); torch.mm(a, b, out=c); best = min(best, time.perf_counter() - t0)
+        cache[shape] = 2.0 * m * k * n / best
+    return cache[shape]
+
+def _roofline_child(name, root, a):
+    """Fresh process: one backbone trains as `fit` does on pre-collated batches of one epoch (timed, median of 2 passes
+    after a warm-up pass); then one profiled pass (`record_shapes`) whose leaf operators each get a least time: matrix
+    products at this process's measured rate for that shape, everything else at its measured bandwidth for that size."""
+    import math, contextlib, io, torch
+    from torch.profiler import profile
+    from molcryst.datasets import QM9
+    from molcryst.models import get_model
+    from molcryst.config import TrainConfig
+    from molcryst.graphmodel import make_optimizer
+    if name == 'torchmdnet': _quiet_import_torchmdnet()
+    ds = QM9('homo', limit=a.n_qm9, cutoff=5.0, progress=False, root=root)
+    torch.manual_seed(0)
+    with contextlib.redirect_stdout(io.StringIO()): model = get_model(name).train()
+    loader, sampler, tuned = _fit_loader(ds, a.batch_size)
+    opt = make_optimizer(TrainConfig(optimizer='adam', learning_rate=1e-3), model.parameters())
+    batches = list(loader)
+    n_graphs = sum(b.num_graphs for b in batches)
+    times = []
+    for rep in range(3):
+        t0 = time.perf_counter()
+        for b in batches: _loss_step(model, opt, b)
+        times.append(time.perf_counter() - t0)
+    measured = _med(times[1:])
+    with profile(record_shapes=True) as prof:
+        for b in batches: _loss_step(model, opt, b)
+    bw, gemm = _stream_gbs(), {}
+    kinds = {}
+    def under_optimizer(e):
+        while e is not None:
+            if e.name.startswith('Optimizer.step'): return True
+            e = e.cpu_parent
+        return False
+    for e in prof.events():
+        if e.cpu_children or not e.name.startswith('aten::'): continue
+        kind, amount = _op_cost(e.name, e.input_shapes)
+        if kind == 'free': continue
+        if under_optimizer(e): kind = 'optimiser'
+        k = kinds.setdefault(kind, dict(measured_s=0.0, least_s=0.0, calls=0, amount=0.0))
+        k['measured_s'] += e.self_cpu_time_total / 1e6; k['calls'] += 1; k['amount'] += amount
+        if kind == 'mm':
+            m = [s for s in e.input_shapes if isinstance(s, (list, tuple)) and len(s) >= 2][-2:]
+            shape = (_numel(m[0][:-1]), m[0][-1], m[1][-1])
+            k['least_s'] += amount / _gemm_rate(shape, gemm)
+        elif kind in ('memory', 'gather', 'scatter'):
+            sz = max(1, int(amount / 12)); kk = min(max(10, 2 * round(math.log2(sz) / 2)), 24)
+            k['least_s'] += amount / (bw[kk] * 1e9)
+    params = sum(p.numel() for p in model.parameters())
+    opt_bytes = 28.0 * params                              # Adam: read p, g, m, v; write p, m, v (float32)
+    k = kinds.setdefault('optimiser', dict(measured_s=0.0, least_s=0.0, calls=0, amount=0.0))
+    k['amount'], k['least_s'] = opt_bytes * len(batches), opt_bytes * len(batches) / (bw[24] * 1e9)
+    profiled = sum(v['measured_s'] for v in kinds.values())
+    least = sum(v['least_s'] for v in kinds.values())
+    mm_only = kinds.get('mm', {}).get('least_s', 0.0)
+    import molcryst
+    return dict(molcryst=molcryst.__file__, name=name, params=params, n=n_graphs, steps=len(batches), measured_s=measured,
+                profiled_op_s=profiled, least_s=least, mm_only_s=mm_only, kinds=kinds, stream_gbs=bw,
+                gemm_gflops={f'{m}x{k_}x{n}': r / 1e9 for (m, k_, n), r in gemm.items()}, threads=torch.get_num_threads())
+
+def bench_roofline(a, root, child_args):
+    res = []
+    for n in [x for x in a.backbones.split(',') if x] if a.backbones != ','.join(SPEEDUP_BACKBONES) else ROOF_BACKBONES:
+        r = _child(['--_roof-child', n, '--_root', str(root), '--n-qm9', str(a.n_qm9), '--batch-size', str(a.batch_size), *child_args])
+        res.append(r)
+        print(f'  {n:<12s} {r["n"] / r["measured_s"]:7.1f} graphs/s, ceiling {r["n"] / r["least_s"]:7.1f}, '
+              f'{r["least_s"] / r["measured_s"]:.0%} of it', flush=True)
+    return res
+
+def roofline_rows(res)->list[dict]:
+    rows = []
+    for r in res:
+        K = r['kinds']; t = r['measured_s']; prof = r['profiled_op_s']
+        share = lambda ks: sum(K.get(k, {}).get('measured_s', 0.0) for k in ks) / prof
+        least = lambda ks: sum(K.get(k, {}).get('least_s', 0.0) for k in ks)
+        mm = K.get('mm', {})
+        rows.append(dict(backbone=r['name'], graphs_per_s=round(r['n'] / t, 1), ceiling=round(r['n'] / r['least_s'], 1),
+                         of_ceiling=f"{r['least_s'] / t:.0%}", mm_only=round(r['n'] / max(r['mm_only_s'], 1e-12), 1),
+                         mm_share=f"{share(['mm']):.0%}", mm_gflops=round(mm.get('amount', 0) / max(mm.get('measured_s', 1e-12), 1e-12) / 1e9, 1),
+                         memory_share=f"{share(['memory', 'gather', 'scatter']):.0%}",
+                         memory_of_least=f"{least(['memory', 'gather', 'scatter']) / max(sum(K.get(k, {}).get('measured_s', 0.0) for k in ('memory', 'gather', 'scatter')), 1e-12):.0%}",
+                         unknown_share=f"{share(['unknown']):.0%}",
+                         goal='✅' if r['name'] == 'schnet' and r['least_s'] / t >= GOAL_CEILING else ('❌' if r['name'] == 'schnet' else '—')))
+    return rows
+
+def roofline_table(res, a, ds_info)->tuple[str, list[dict]]:
+    rows = roofline_rows(res)
+    r0 = res[0]
+    bw = ', '.join(f'{v:.0f}' for k, v in sorted(r0['stream_gbs'].items(), key=lambda kv: int(kv[0])))
+    head = ('| backbone | graphs/s | ceiling graphs/s | × of ceiling reached | matmul-only limit graphs/s | matmul share of op time | '
+            'matmul GFLOP/s | memory-bound share | memory ops at % of bandwidth | unrecorded ops | goal ≥ 70 % (SchNet) |\n'
+            '|---|---|---|---|---|---|---|---|---|---|---|')
+    body = '\n'.join(f"| `{x['backbone']}` | {x['graphs_per_s']} | {x['ceiling']} | {x['of_ceiling']} | {x['mm_only']} | {x['mm_share']} | "
+                     f"{x['mm_gflops']} | {x['memory_share']} | {x['memory_of_least']} | {x['unknown_share']} | {x['goal']} |" for x in rows)
+    text = (f'{ds_info}. Each backbone at its registry default size trains as `fit` does (its loader, allocator setting '
+            f'and fused Adam), batch {a.batch_size}, on the batches of one epoch collated beforehand; graphs/s is the median of '
+            f'two timed passes after a warm-up pass. **Ceiling**: one more pass under `torch.profiler(record_shapes=True)`; '
+            f'every leaf operator gets the least time this machine needs for it, measured in the same process: a matrix '
+            f'product at the best rate of a product of its shape (timed alone, contiguous operands), every other operator at '
+            f'the bandwidth `torch.add` reaches on arrays of its size (each operand read once, the result written once), and '
+            f'Adam at 28 bytes per parameter and step. The sum over the epoch is the ceiling: what this sequence of operators '
+            f'would take if each ran at the machine\'s measured limit, with nothing between them. Operators whose inputs the '
+            f'profiler does not record (`cat`, list inputs) count as free, so the ceiling is if anything too high. Bandwidth '
+            f'of `torch.add` at 2^10 … 2^24 elements: {bw} GB/s. Threads: {r0["threads"]}.')
     return text + '\n\n' + head + '\n' + body, rows
 
 # ----------------------------------------------------------------------------- part 5: MPNN edge network forms
@@ -982,7 +1177,7 @@ def environment(molcryst_path):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--parts', default='1,2,3,4,5,6', help='which parts: 1 training table, 2 SchNet vs PyG, 3 TorchMD-NET, 4 CGCNN, '
-                   '5 MPNN edge-network forms, 6 SchNet vs schnetpack 2.2, 7 every backbone against --baseline (default 1-6)')
+                   '5 MPNN edge-network forms, 6 SchNet vs schnetpack 2.2, 7 every backbone against --baseline, 8 roofline of a training step (default 1-6)')
     p.add_argument('--n-qm9', type=int, default=1000, help='QM9 molecules for parts 1 and 2 (default 1000)')
     p.add_argument('--epochs', type=int, default=2, help='timed epochs per backbone after one warm-up epoch (default 2)')
     p.add_argument('--batch-size', type=int, default=32)
@@ -1001,6 +1196,7 @@ def main(argv=None):
     p.add_argument('--spk-repeats', type=int, default=5, help='interleaved rounds of SchNet vs schnetpack (part 6, default 5)')
     p.add_argument('--baseline', type=Path, default=None, help='part 7: a checkout of an earlier molcryst (e.g. `git worktree add /tmp/base REV`) to train against')
     p.add_argument('--baseline-repeats', type=int, default=3, help='interleaved rounds per backbone in part 7 (default 3)')
+    p.add_argument('--compile-backbones', default='', help='part 7: these backbones also train with TrainConfig.compile (a third side; default none)')
     p.add_argument('--backbones', default=','.join(SPEEDUP_BACKBONES), help=f'backbones of part 7 (default {",".join(SPEEDUP_BACKBONES)})')
     p.add_argument('--save-reference', action='store_true', help='also write the tables of parts 1, 5 and 6 to benchmarks/reference/ (committed results)')
     p.add_argument('--molcryst', type=Path, default=None, help='import molcryst from this folder (a patched copy) instead of this checkout')
@@ -1011,14 +1207,17 @@ def main(argv=None):
     p.add_argument('--_allocator', dest='allocator', action='store_true', help=argparse.SUPPRESS)
     p.add_argument('--_root', dest='root', help=argparse.SUPPRESS)
     p.add_argument('--_fit-loader', dest='fit_loader', action='store_true', help=argparse.SUPPRESS)
+    p.add_argument('--_roof-child', dest='roof_child', help=argparse.SUPPRESS)
+    p.add_argument('--_compiled', dest='compiled', action='store_true', help=argparse.SUPPRESS)
     p.add_argument('--_model-kwargs', dest='model_kwargs', type=json.loads, default=None, help=argparse.SUPPRESS)
     p.add_argument('--_profile-steps', dest='child_profile', type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument('--_weights', dest='weights', help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     _setup_path(a.molcryst)
     child_args = ['--molcryst', str(a.molcryst)] if a.molcryst else []
-    if a.train_child: return print(json.dumps(_train_child(a.train_child, a.root, a.n_qm9, a.epochs, a.batch_size, a.model_kwargs, a.child_profile, a.fit_loader)))
+    if a.train_child: return print(json.dumps(_train_child(a.train_child, a.root, a.n_qm9, a.epochs, a.batch_size, a.model_kwargs, a.child_profile, a.fit_loader, a.compiled)))
     if a.cgcnn_child: return print(json.dumps(_cgcnn_child(a.cgcnn_child, a.weights, a)))
+    if a.roof_child: return print(json.dumps(_roofline_child(a.roof_child, a.root, a)))
     if a.spk_child: return print(json.dumps(_spk_child(a.spk_child, a.root, a, a.allocator)))
 
     parts = {int(x) for x in a.parts.split(',') if x.strip()}
@@ -1028,7 +1227,7 @@ def main(argv=None):
     root = Path(tempfile.mkdtemp(prefix='molcryst-models-bench-'))
     cpu = OtherCPU().__enter__()
     try:
-        if parts & {1, 2, 5, 6, 7}:
+        if parts & {1, 2, 5, 6, 7, 8}:
             from molcryst.datasets import QM9
             ds = QM9('homo', limit=a.n_qm9, cutoff=5.0, progress=False, root=root)   # built once; children hit the cache
             ds_info = (f'QM9 (`qm9pack`), the first {len(ds):,} molecules at 5 Å: {int(ds.num_atoms.sum()):,} atoms, '
@@ -1074,10 +1273,23 @@ def main(argv=None):
             print('\n' + sections[-1] + '\n', flush=True)
             if a.save_reference:
                 import report
-                report.save('models-speedup', rows, ['backbone', 'baseline', 'molcryst', 'speedup', 'rounds', 'loader', 'goal'],
+                report.save('models-speedup', rows, ['backbone', 'baseline', 'molcryst', 'speedup', 'rounds', 'compiled', 'compiled_speedup',
+                                                     'compile_s', 'loader', 'goal'],
                             command=' '.join(['python', *sys.argv]), notes=[text.split('\n\n')[0], cpu.so_far()],
                             extra=dict(baseline=r['baseline_rev'], runs={n: {s: [{k: v for k, v in x.items() if k not in ('molcryst', 'profile')} for x in xs]
                                                                            for s, xs in sides.items()} for n, sides in r['runs'].items()}))
+        if 8 in parts:
+            print('Part 8: roofline of a training step ...', flush=True)
+            res = bench_roofline(a, root, child_args)
+            text, rows = roofline_table(res, a, ds_info)
+            sections.append('## Training step against its ceiling (QM9)\n\n' + text)
+            print('\n' + sections[-1] + '\n', flush=True)
+            if a.save_reference:
+                import report
+                report.save('models-roofline', rows, ['backbone', 'graphs_per_s', 'ceiling', 'of_ceiling', 'mm_only', 'mm_share', 'mm_gflops',
+                                                      'memory_share', 'memory_of_least', 'unknown_share', 'goal'],
+                            command=' '.join(['python', *sys.argv]), notes=[text.split('\n\n')[0], cpu.so_far()],
+                            extra=dict(runs=[{k: v for k, v in r.items() if k != 'molcryst'} for r in res]))
         if 6 in parts:
             version = _spk_version()
             if version is None:

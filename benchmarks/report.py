@@ -90,6 +90,16 @@ LABELS = {'graphs_per_s': 'graphs/s', 'speedup': '× reference', 'peak_tensor_mi
           'tmd_steps_s': 'torchmd-net calculator steps/s', 'tensor_steps_s': 'tensor engine steps/s',
           'compiled_steps_s': 'compiled engine steps/s', 'compile_s': 'compile (s)'}
 
+# labels of one result file's columns where the shared ones above would mislead
+LABELS_OF = {'models-speedup': {'baseline': 'before graphs/s', 'molcryst': 'now graphs/s', 'speedup': '× before',
+                                'rounds': 'per round (now:before)', 'compiled': 'now, compiled graphs/s', 'compiled_speedup': 'compiled × before',
+                                'compile_s': 'compiling + warm-up epoch (s)', 'loader': 'training loop (now vs before)', 'goal': 'goal ≥ 1.5×'},
+             'models-roofline': {'ceiling': 'ceiling graphs/s', 'of_ceiling': 'share of the ceiling reached',
+                                 'mm_only': 'matmul-only limit graphs/s', 'mm_share': 'matmul share of op time',
+                                 'mm_gflops': 'matmul GFLOP/s', 'memory_share': 'memory-bound share of op time',
+                                 'memory_of_least': 'memory-bound ops at this share of bandwidth',
+                                 'unknown_share': 'unrecorded ops (counted free)', 'goal': 'goal ≥ 70 % (SchNet)'}}
+
 def _profiles(profiles:dict)->list[str]:
     "Where the time of a training step goes: the parts of the model, and the operators with the most self CPU time."
     out = []
@@ -114,7 +124,8 @@ def render(name:str)->str:
             f'{m["cpu"]} ({m.get("isa", "?")}, {m["cores"]} cores, torch {m.get("torch", "?")} with {m.get("threads", "?")} '
             f'threads) by `{d["command"]}`.*')
     cols = d['columns']
-    lines = [head, '', '| ' + ' | '.join(LABELS.get(c, c.replace('_', ' ')) for c in cols) + ' |', '|' + '---|' * len(cols)]
+    labels = {**LABELS, **LABELS_OF.get(name, {})}
+    lines = [head, '', '| ' + ' | '.join(labels.get(c, c.replace('_', ' ')) for c in cols) + ' |', '|' + '---|' * len(cols)]
     lines += ['| ' + ' | '.join(_cell(r.get(c)) for c in cols) + ' |' for r in d['rows']]
     for n in d.get('notes', []): lines += ['', n]
     if d.get('extra', {}).get('profiles'): lines += _profiles(d['extra']['profiles'])

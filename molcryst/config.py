@@ -94,6 +94,7 @@ class TrainConfig(Settings):
     scheduler: Scheduler = setting('plateau', 'none, plateau (halve after 5 flat epochs) or cosine')
     agb: int = setting(1, 'accumulated gradient batches', ge=1)
     amp: bool = setting(False, 'mixed precision: bf16 on CPU, fp16 on CUDA')
+    compile: bool = setting(False, 'torch.compile the backbone for training (checked against eager on the first batch, else eager with a warning; not with forces)')
     gradient_clip: float|None = setting(None, 'clip the gradient norm at this value', gt=0, allow_inf_nan=False)
     loss: Loss = setting('mse', 'mse or l1, on normalised targets')
     forces_weight: float|None = setting(None, 'energy+forces loss (1-w)·L(E) + w·L(F); None: 0.99 when the data has forces', ge=0, le=1)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/10b_graphmodel.ipynb 3
 from __future__ import annotations
-import os, time
+import os, time, warnings
 from typing import Sequence
 
 import numpy as np
@@ -19,7 +19,7 @@ from .models import get_model
 from .models.layers import energy_forces, graph_index
 
 # %% auto 0
-__all__ = ['regression_metrics', 'training_elements', 'GraphModel', 'fused_ok', 'make_optimizer']
+__all__ = ['regression_metrics', 'training_elements', 'GraphModel', 'compile_backbone', 'fused_ok', 'make_optimizer']
 
 # %% ../nbs/10b_graphmodel.ipynb
 def regression_metrics(y_true, y_pred)->dict:
@@ -68,7 +68,7 @@ class GraphModel(L.LightningModule):
 
     def _norm_outputs(self, batch, forces:bool):
         "Normalised predictions [G,T] and, when asked, normalised forces [N,3] (in units of the energy std per Å)."
-        if not forces: return self.backbone(batch), None
+        if not forces: return (self._train_backbone(batch) if self.training and self.cfg.compile else self.backbone(batch)), None
         out, f, _ = energy_forces(self.backbone, batch, create_graph=self.training)
         return out, f
 
@@ -101,6 +101,53 @@ def training_step(self:GraphModel, batch, batch_idx):
     loss, _, _, G = self._step(batch)
     self.log('train_loss', loss, on_step=False, on_epoch=True, batch_size=G, sync_dist=True)
     return loss
+
+# %% ../nbs/10b_graphmodel.ipynb
+def _max_rel(u:torch.Tensor, v:torch.Tensor, floor:float=1e-30)->float:
+    "max |u − v| over max |v| (at least `floor`: a reference that is all zeros compares on that scale)."
+    return float((u - v).abs().max() / max(float(v.abs().max()), floor)) if v.numel() else 0.0
+
+def compile_backbone(model:torch.nn.Module,   # a backbone in training mode
+                     batch,                    # a training batch to check the compiled module on
+                     tol:float=1e-4,           # largest relative difference of outputs and gradients accepted
+                    ):
+    """`torch.compile(model, dynamic=True)` when it compiles and agrees with `model` on `batch`: outputs and the
+    gradients of every parameter (of the outputs' sum) within `tol` of their largest value. Otherwise `model` itself,
+    with a warning that says why."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    try:
+        fn = torch.compile(model, dynamic=True)
+        def run(f):
+            out = f(batch)
+            grads = torch.autograd.grad(out.sum(), params, allow_unused=True)   # None (unused) counts as zeros
+            return out.detach(), [torch.zeros_like(p) if g is None else g for g, p in zip(grads, params)]
+        (o1, g1), (o0, g0) = run(fn), run(model)
+        scale = 1e-3 * max([float(b.abs().max()) for b in g0 if b.numel()] + [1e-30])   # gradients that are (nearly) zero
+        worst = max([_max_rel(o1, o0)] + [_max_rel(a, b, scale) for a, b in zip(g1, g0)])   # compare on the largest's scale
+        if worst <= tol: return fn
+        why = f'it differs from the eager backbone (outputs and gradients by up to {worst:.1e} relative)'
+    except Exception as e:
+        why = f'compiling failed ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ""})'
+    warnings.warn(f'TrainConfig.compile: {why}; training runs eagerly', RuntimeWarning, stacklevel=2)
+    return model
+
+@patch
+def _train_backbone(self:GraphModel, batch):
+    "The backbone on a training batch: compiled when `cfg.compile` (and it checked out on the first batch), else eager."
+    if not getattr(self.cfg, 'compile', False): return self.backbone(batch)
+    fn = self.__dict__.get('_compiled_backbone')    # in __dict__, not a submodule: the state_dict keeps its keys
+    if fn is None: fn = self.__dict__['_compiled_backbone'] = compile_backbone(self.backbone, batch)
+    return fn(batch)
+
+@patch
+def on_train_start(self:GraphModel):
+    if getattr(self.cfg, 'compile', False) and self.forces_weight > 0:
+        warnings.warn('TrainConfig.compile: not used with forces in the loss (torch.compile has no gradient of a gradient); '
+                      'training runs eagerly', RuntimeWarning)
+
+@patch
+def on_train_end(self:GraphModel): self.__dict__.pop('_compiled_backbone', None)   # holds compiled code: not kept or copied
+
 
 # %% ../nbs/10b_graphmodel.ipynb
 @patch

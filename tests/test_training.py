@@ -318,3 +318,21 @@ def test_fit_after_deephyper_imported_mpi(tmp_path):
     p = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert p.returncode == 0, p.stderr[-2000:]
     assert 'val_loss' in p.stdout
+
+@pytest.mark.parametrize('backbone', ['physnet', 'cgcnn'])
+def test_compiled_training_follows_eager(tmp_path, backbone):
+    """TrainConfig.compile: the backbone trains through torch.compile (checked against eager on the first batch, so no
+    warning), the losses follow the eager run's to float32 rounding over two epochs, and the checkpoint is the eager
+    module's (same keys, loads as usual)."""
+    import warnings
+    runs = {}
+    for c in (False, True):
+        with warnings.catch_warnings(record=True) as ws:
+            warnings.simplefilter('always')
+            runs[c] = fit(tiny(tmp_path / str(c), backbone, epochs=2, compile=c, scheduler='none'), progress=False)
+        msgs = [str(w.message) for w in ws if 'TrainConfig.compile' in str(w.message)]
+        assert not msgs, msgs
+    np.testing.assert_allclose(runs[True].history.train_loss, runs[False].history.train_loss, rtol=1e-3)
+    models = {k: load(r.best_checkpoint) for k, r in runs.items()}
+    assert models[True].state_dict().keys() == models[False].state_dict().keys()
+    assert '_compiled_backbone' not in models[True].__dict__
