@@ -133,7 +133,7 @@ def cmd_screen(args)->None:
     if not args.out: raise ConfigError('predict: folders and patterns (a screen) write to a file: give --out results.csv')
     if args.forces: raise ConfigError('predict: --forces is for single files and SMILES, not a screen of folders or patterns')
     s = screen(args.checkpoint, list(args.structures), args.out, errors=args.errors, batch_size=args.batch_size,
-               workers=args.workers, overwrite=args.overwrite, occupancy=args.occupancy, min_distance=args.min_distance,
+               max_edges=args.max_edges or None, workers=args.workers, overwrite=args.overwrite, occupancy=args.occupancy, min_distance=args.min_distance,
                progress=not args.quiet)
     print(s)
 
@@ -149,6 +149,8 @@ def add_predict_cli(sub):
     p.add_argument('--ensemble', action='store_true', help='CHECKPOINT is a seed ensemble: the mean, the std and a conformal interval per target')
     p.add_argument('--coverage', type=float, default=None, help='--ensemble: coverage of the conformal interval (0.50 to 0.99, default 0.9)')
     p.add_argument('--batch-size', type=int, default=32, help='structures per model call (default 32)')
+    p.add_argument('--max-edges', type=int, default=200_000, help='screen: graph edges per model call at most, which bounds '
+                   'the memory (default 200000; a larger structure goes alone; 0: no bound)')
     p.add_argument('--occupancy', choices=('error', 'ignore'), default='error',
                    help='CIFs with partial occupancies: refuse them (default) or ignore the occupancies (every site fully occupied)')
     p.add_argument('--min-distance', type=float, default=None, metavar='Å',

@@ -87,6 +87,17 @@ def _done(path:Path, header:list)->set:
         return {row[0] for row in r if row}
 
 # %% ../nbs/10h_screening.ipynb
+def _batches(edges, batch_size:int, max_edges:int|None)->list[tuple[int, int]]:
+    "`(start, stop)` of consecutive graphs: at most `batch_size` graphs and `max_edges` edges each (a larger graph alone)."
+    out, start, e = [], 0, 0
+    for k, n in enumerate(edges):
+        if k > start and (k - start >= batch_size or (max_edges is not None and e + n > max_edges)):
+            out.append((start, k)); start, e = k, 0
+        e += n
+    if start < len(edges): out.append((start, len(edges)))
+    return out
+
+# %% ../nbs/10h_screening.ipynb
 @dataclass
 class ScreenSummary:
     "What a screen did."
@@ -109,7 +120,8 @@ def screen(checkpoint,                 # a checkpoint path, a pretrained name, o
            structures,                 # folders, glob patterns, files and/or SMILES (see `expand_inputs`)
            out,                        # results CSV, appended batch by batch
            errors=None,                # errors CSV (source, error); default `<out stem>.errors.csv` beside `out`
-           batch_size:int=32,
+           batch_size:int=32,          # structures per model call, at most ...
+           max_edges:int|None=200_000, # ... and edges per call (a structure with more goes alone; None: no bound)
            workers:int|None=None,      # graph-building processes (None: the cores less one; 0: in this process)
            resume:bool=True,           # skip inputs already in `out` or `errors`; False: an existing `out` is an error ...
            overwrite:bool=False,       # ... unless overwrite (start again)
@@ -130,6 +142,7 @@ def screen(checkpoint,                 # a checkpoint path, a pretrained name, o
     from molcryst.graphs import resolve_min_distance
     t0 = time.perf_counter()
     if batch_size < 1: raise ConfigError(f'batch_size must be >= 1, got {batch_size!r}')
+    if max_edges is not None and max_edges < 1: raise ConfigError(f'max_edges must be >= 1 or None, got {max_edges!r}')
     model = checkpoint if isinstance(checkpoint, GraphModel) else load(checkpoint)
     device = torch.device(device) if device is not None else torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     model = model.to(device).eval()
@@ -165,16 +178,17 @@ def screen(checkpoint,                 # a checkpoint path, a pretrained name, o
         window = max(4 * batch_size, 16 * max(workers, 1))
         bar = tqdm(total=len(todo), unit='input', desc='screening', disable=not progress, mininterval=1.0)
         pending = []                                    # (source, rows) waiting for the model
+        n_pending = e_pending = 0                       # their structures and edges
 
         def flush_pending():
-            nonlocal n_pred, n_rows, n_fail
+            nonlocal n_pred, n_rows, n_fail, n_pending, e_pending
             if not pending: return
             flat = [(src, r) for src, rows in pending for r in rows]
             outs = []
             with torch.no_grad():
-                for k in range(0, len(flat), batch_size):
-                    b = Batch.from_data_list([r[3] for _, r in flat[k:k + batch_size]]).to(device)
-                    outs.append(model(b)['y'].detach().cpu().double())
+                for k, stop in _batches([int(r[3].num_edges) for _, r in flat], batch_size, max_edges):
+                    b = Batch.from_data_list([r[3] for _, r in flat[k:stop]]).to(device)
+                    outs.append(model(b)['y'].detach().cpu().double()); del b
             y = torch.cat(outs).numpy()
             lines, bad = {}, {}
             for (src, (name, formula, numbers, g)), v in zip(flat, y):
@@ -187,7 +201,7 @@ def screen(checkpoint,                 # a checkpoint path, a pretrained name, o
                 if src in bad: w_err.writerow([src, bad[src]]); n_fail += 1
                 else: w_out.writerows(lines[src]); n_pred += 1; n_rows += len(lines[src])
             f_out.flush(); f_err.flush()
-            bar.update(len(pending)); pending.clear()
+            bar.update(len(pending)); pending.clear(); n_pending = e_pending = 0
 
         for a in range(0, len(todo), window):
             chunk = todo[a:a + window]
@@ -197,7 +211,8 @@ def screen(checkpoint,                 # a checkpoint path, a pretrained name, o
                 if err is not None:
                     w_err.writerow([src, err]); f_err.flush(); n_fail += 1; bar.update(1); continue
                 pending.append((src, rows))
-                if sum(len(r) for _, r in pending) >= batch_size: flush_pending()
+                n_pending += len(rows); e_pending += sum(int(r[3].num_edges) for r in rows)
+                if n_pending >= batch_size or (max_edges is not None and e_pending >= max_edges): flush_pending()
         flush_pending()
         bar.close()
     finally:

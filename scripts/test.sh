@@ -3,6 +3,9 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 export MPLBACKEND=Agg
+# two notebooks (nbdev_test) or two test files (pytest-xdist) run at once on the two cores: one torch/OpenMP thread each,
+# so that four threads do not fight over two cores (busy-waiting OpenMP threads slow each other down many times over)
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 # headless Chromium for the docs screenshots (tests/test_docs.py skips those without it): Debian's package, when root
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ -z "${MOLCRYST_NO_APT:-}" ]; then
   export DEBIAN_FRONTEND=noninteractive
