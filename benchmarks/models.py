@@ -336,6 +336,9 @@ def _op_cost(name:str, shapes:list)->tuple[str, float]:
     does not record (cat, the foreach kernels)."""
     sh = [s for s in shapes if isinstance(s, (list, tuple)) and len(s)]
     if name in FREE_OPS: return 'free', 0.0
+    if name == 'aten::linear':                              # input [..., k], weight [n, k]
+        if len(sh) < 2: return 'unknown', 0.0
+        return 'mm', 2.0 * _numel(sh[0][:-1]) * sh[0][-1] * sh[1][0]
     if name in MM_OPS:
         m = [s for s in sh if len(s) >= 2][-2:]
         if len(m) < 2: return 'unknown', 0.0
@@ -345,7 +348,8 @@ def _op_cost(name:str, shapes:list)->tuple[str, float]:
     if not sh: return ('unknown', 0.0) if name in ('aten::cat', 'aten::stack') or name.startswith('aten::_foreach') or 'fused' in name else ('free', 0.0)
     sizes = [_numel(s) for s in sh]
     if name in GATHERS:                                     # out = index rows × row size; read those rows, write them
-        src, idx = sh[0], sh[-1] if name != 'aten::embedding' else sh[1]
+        src = sh[0]
+        idx = next((x for x in sh[1:] if len(x) == 1), sh[1] if len(sh) > 1 else sh[0]) if name != 'aten::gather' else sh[-1]
         rows = _numel(idx); row = _numel(src[1:]) if name != 'aten::gather' else 1
         out = rows * row if name != 'aten::gather' else _numel(idx)
         return 'gather', 4.0 * (2 * out + rows)
@@ -368,6 +372,28 @@ def _stream_gbs(reps:int=15)->dict:
         for _ in range(reps if k < 22 else 5):
             t0 = time.perf_counter(); torch.add(a, b, out=c); best = min(best, time.perf_counter() - t0)
         out[k] = 12 * n / best / 1e9
+    return out
+
+def _elementwise_rates(n:int=2 ** 18, reps:int=10)->dict:
+    "Elements per second of this process for the element-wise operators that compute more than they move (transcendentals), on n floats alone."
+    import torch
+    import torch.nn.functional as F
+    x, g, y = torch.randn(n), torch.randn(n), torch.rand(n) + 0.5
+    ops = {'aten::softplus': lambda: F.softplus(x), 'aten::softplus_backward': lambda: torch.ops.aten.softplus_backward(g, x, 1.0, 20.0),
+           'aten::silu': lambda: F.silu(x), 'aten::silu_backward': lambda: torch.ops.aten.silu_backward(g, x),
+           'aten::exp': lambda: torch.exp(x), 'aten::log': lambda: torch.log(y), 'aten::cos': lambda: torch.cos(x),
+           'aten::sin': lambda: torch.sin(x), 'aten::sigmoid': lambda: torch.sigmoid(x), 'aten::tanh': lambda: torch.tanh(x),
+           'aten::sqrt': lambda: torch.sqrt(y), 'aten::div': lambda: x / y, 'aten::pow': lambda: x.pow(2),
+           'aten::sigmoid_backward': lambda: torch.ops.aten.sigmoid_backward(g, y), 'aten::tanh_backward': lambda: torch.ops.aten.tanh_backward(g, y)}
+    out = {}
+    for k, f in ops.items():
+        for _ in range(2): f()
+        best = float('inf')
+        for _ in range(reps):
+            t0 = time.perf_counter(); f(); best = min(best, time.perf_counter() - t0)
+        out[k] = n / best
+    for k in list(out):
+        if k + '_' not in out: out[k + '_'] = out[k]       # the in-place forms
     return out
 
 def _gemm_rate(shape:tuple, cache:dict)->float:
@@ -409,27 +435,37 @@ def _roofline_child(name, root, a):
     measured = _med(times[1:])
     with profile(record_shapes=True) as prof:
         for b in batches: _loss_step(model, opt, b)
-    bw, gemm = _stream_gbs(), {}
+    bw, gemm, rates = _stream_gbs(), {}, _elementwise_rates()
     kinds = {}
     def under_optimizer(e):
         while e is not None:
             if e.name.startswith('Optimizer.step'): return True
             e = e.cpu_parent
         return False
-    for e in prof.events():
-        if e.cpu_children or not e.name.startswith('aten::'): continue
+    def aten_parent(e):
+        p = e.cpu_parent
+        while p is not None:
+            if p.name.startswith('aten::'): return True
+            p = p.cpu_parent
+        return False
+    for e in prof.events():                                 # the outermost aten operators, with what they call
+        if not e.name.startswith('aten::') or aten_parent(e): continue
         kind, amount = _op_cost(e.name, e.input_shapes)
-        if kind == 'free': continue
-        if under_optimizer(e): kind = 'optimiser'
+        if under_optimizer(e): kind, amount = 'optimiser', 0.0
         k = kinds.setdefault(kind, dict(measured_s=0.0, least_s=0.0, calls=0, amount=0.0))
-        k['measured_s'] += e.self_cpu_time_total / 1e6; k['calls'] += 1; k['amount'] += amount
+        k['measured_s'] += e.cpu_time_total / 1e6; k['calls'] += 1; k['amount'] += amount
         if kind == 'mm':
-            m = [s for s in e.input_shapes if isinstance(s, (list, tuple)) and len(s) >= 2][-2:]
-            shape = (_numel(m[0][:-1]), m[0][-1], m[1][-1])
+            m = [s for s in e.input_shapes if isinstance(s, (list, tuple)) and len(s) >= 2]
+            if e.name == 'aten::linear': shape = (_numel(m[0][:-1]), m[0][-1], m[1][0])
+            else: m = m[-2:]; shape = (_numel(m[0][:-1]), m[0][-1], m[1][-1])
             k['least_s'] += amount / _gemm_rate(shape, gemm)
         elif kind in ('memory', 'gather', 'scatter'):
             sz = max(1, int(amount / 12)); kk = min(max(10, 2 * round(math.log2(sz) / 2)), 24)
-            k['least_s'] += amount / (bw[kk] * 1e9)
+            t = amount / (bw[kk] * 1e9)
+            if e.name in rates:                             # a transcendental: its arithmetic, if that takes longer
+                sh = [x for x in e.input_shapes if isinstance(x, (list, tuple)) and len(x)]
+                t = max(t, max(_numel(x) for x in sh) / rates[e.name]) if sh else t
+            k['least_s'] += t
     params = sum(p.numel() for p in model.parameters())
     opt_bytes = 28.0 * params                              # Adam: read p, g, m, v; write p, m, v (float32)
     k = kinds.setdefault('optimiser', dict(measured_s=0.0, least_s=0.0, calls=0, amount=0.0))
@@ -439,7 +475,7 @@ def _roofline_child(name, root, a):
     mm_only = kinds.get('mm', {}).get('least_s', 0.0)
     import molcryst
     return dict(molcryst=molcryst.__file__, name=name, params=params, n=n_graphs, steps=len(batches), measured_s=measured,
-                profiled_op_s=profiled, least_s=least, mm_only_s=mm_only, kinds=kinds, stream_gbs=bw,
+                profiled_op_s=profiled, least_s=least, mm_only_s=mm_only, kinds=kinds, stream_gbs=bw, elementwise_per_s=rates,
                 gemm_gflops={f'{m}x{k_}x{n}': r / 1e9 for (m, k_, n), r in gemm.items()}, threads=torch.get_num_threads())
 
 def bench_roofline(a, root, child_args):
@@ -481,7 +517,9 @@ def roofline_table(res, a, ds_info)->tuple[str, list[dict]]:
             f'two timed passes after a warm-up pass. **Ceiling**: one more pass under `torch.profiler(record_shapes=True)`; '
             f'every leaf operator gets the least time this machine needs for it, measured in the same process: a matrix '
             f'product at the best rate of a product of its shape (timed alone, contiguous operands), every other operator at '
-            f'the bandwidth `torch.add` reaches on arrays of its size (each operand read once, the result written once), and '
+            f'the bandwidth `torch.add` reaches on arrays of its size (each operand read once, the result written once) or, for '
+            f'transcendentals (softplus, SiLU, exp, cos, … and their backward), at the element rate the operator itself reaches '
+            f'alone on 2^18 floats where that takes longer, and '
             f'Adam at 28 bytes per parameter and step. The sum over the epoch is the ceiling: what this sequence of operators '
             f'would take if each ran at the machine\'s measured limit, with nothing between them. Operators whose inputs the '
             f'profiler does not record (`cat`, list inputs) count as free, so the ceiling is if anything too high. Bandwidth '

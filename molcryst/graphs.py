@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import NamedTuple
 import numpy as np
 import torch
+import ctypes
 import vesin
 from torch_geometric.data import Data
 
@@ -58,7 +59,12 @@ def neighbor_list(pos:np.ndarray,         # [N,3] positions, Å
     pbc = np.asarray(pbc, bool)
     nl = vesin.NeighborList(cutoff=float(cutoff), full_list=True, sorted=True)   # grouped by centre i, deterministic
     box = cell if pbc.any() else np.zeros((3, 3))
+    cache = getattr(ctypes, '_pointer_type_cache', None)
+    before = set(cache) if cache is not None else None
     i, j, S, d = nl.compute(points=pos, box=box, periodic=[bool(p) for p in pbc], quantities='ijSd')
+    if before is not None:                             # numpy.ctypeslib.as_array (vesin's outputs) makes a ctypes array type
+        for k in [k for k in cache if k not in before and isinstance(k, type) and issubclass(k, ctypes.Array)]:
+            del cache[k]                               # per shape, which ctypes would keep forever: ~15 KiB a structure
     i, j = i.view(np.int64), j.view(np.int64)          # vesin returns uint64 indices; no copy
     if max_neighbors is not None and len(i):
         order = np.argsort(i * (2.0 * cutoff + 1.0) + d, kind='stable')   # by centre, then distance
