@@ -330,7 +330,7 @@ def _numel(s)->int:
     return n
 
 def _op_cost(name:str, shapes:list)->tuple[str, float]:
-    """`(kind, amount)` of one leaf operator from its input shapes: ('mm', FLOPs) for matrix products, else
+    """`(kind, amount)` of one operator from its input shapes: ('mm', FLOPs) for matrix products, else
     ('memory', bytes it must move at the least: every operand read once and its result written once, 4 bytes an element
     (int64 indices counted at 4 too, so the bound is if anything too low)), or ('unknown', 0) for list inputs the profiler
     does not record (cat, the foreach kernels)."""
@@ -411,8 +411,9 @@ def _gemm_rate(shape:tuple, cache:dict)->float:
 
 def _roofline_child(name, root, a):
     """Fresh process: one backbone trains as `fit` does on pre-collated batches of one epoch (timed, median of 2 passes
-    after a warm-up pass); then one profiled pass (`record_shapes`) whose leaf operators each get a least time: matrix
-    products at this process's measured rate for that shape, everything else at its measured bandwidth for that size."""
+    after a warm-up pass); then one profiled pass (`record_shapes`) whose outermost aten operators each get a least time:
+    matrix products at this process's measured rate for that shape, everything else at its measured bandwidth for that
+    size (or a transcendental's measured element rate)."""
     import math, contextlib, io, torch
     from torch.profiler import profile
     from molcryst.datasets import QM9
@@ -515,7 +516,8 @@ def roofline_table(res, a, ds_info)->tuple[str, list[dict]]:
     text = (f'{ds_info}. Each backbone at its registry default size trains as `fit` does (its loader, allocator setting '
             f'and fused Adam), batch {a.batch_size}, on the batches of one epoch collated beforehand; graphs/s is the median of '
             f'two timed passes after a warm-up pass. **Ceiling**: one more pass under `torch.profiler(record_shapes=True)`; '
-            f'every leaf operator gets the least time this machine needs for it, measured in the same process: a matrix '
+            f'every operator the model calls (the outermost aten operator, with what it calls in turn) gets the least time this '
+            f'machine needs for it, measured in the same process: a matrix '
             f'product at the best rate of a product of its shape (timed alone, contiguous operands), every other operator at '
             f'the bandwidth `torch.add` reaches on arrays of its size (each operand read once, the result written once) or, for '
             f'transcendentals (softplus, SiLU, exp, cos, … and their backward), at the element rate the operator itself reaches '
