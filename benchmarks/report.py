@@ -95,6 +95,7 @@ LABELS_OF = {'models-speedup': {'baseline': 'before graphs/s', 'molcryst': 'now 
                                 'rounds': 'per round (now:before)', 'compiled': 'now, compiled graphs/s', 'compiled_speedup': 'compiled × before',
                                 'compile_s': 'compiling + warm-up epoch (s)', 'loader': 'training loop (now vs before)', 'goal': 'goal ≥ 1.5×'},
              'models-roofline': {'ceiling': 'ceiling graphs/s', 'of_ceiling': 'share of the ceiling reached',
+                                 'compiled_graphs_per_s': 'compiled graphs/s', 'compiled_of_ceiling': 'compiled: share of the ceiling',
                                  'mm_only': 'matmul-only limit graphs/s', 'mm_share': 'matmul share of op time',
                                  'mm_gflops': 'matmul GFLOP/s', 'memory_share': 'memory-bound share of op time',
                                  'memory_of_least': 'memory-bound ops at this share of bandwidth',
