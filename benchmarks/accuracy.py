@@ -33,11 +33,12 @@ def qm9_runs(a):
         for target in a.targets.split(','):
             cfg = TrainConfig(dataset='qm9', targets=[target], backbone=backbone, cutoff=5.0, split=[110000, 10000, None],
                               batch_size=a.batch_size, epochs=200, optimizer='adamw', learning_rate=a.lr, epoch_size=a.epoch_size,
-                              scheduler='plateau', max_minutes=a.minutes, run_dir=str(RESULTS / f'qm9-{target}-{backbone}'))
+                              scheduler='plateau', max_minutes=a.minutes, compile=a.compile,
+                              run_dir=str(RESULTS / f'qm9-{target}-{backbone}{"-compile" if a.compile else ""}'))
             print(f'== {backbone} on {target}: {a.minutes} min', flush=True)
             run = fit(cfg, resume=a.resume, overwrite=not a.resume, progress=False)
             h = run.history
-            row = dict(backbone=backbone, target=target, epochs=run.metrics['epochs'],
+            row = dict(backbone=backbone + (' (compile)' if a.compile else ''), target=target, epochs=run.metrics['epochs'],
                        graphs_per_s=round(statistics.median(h.train_graphs_per_s.dropna()), 1))
             for m in marks:
                 done = h[h.elapsed_s <= m * 60 + 1]
@@ -160,6 +161,7 @@ def main(argv=None):
     p.add_argument('--epochs', type=int, default=3, help='throughput: epochs per round (first is warm-up)')
     p.add_argument('--repeats', type=int, default=3)
     p.add_argument('--resume', action='store_true')
+    p.add_argument('--compile', action='store_true', help='qm9: train with TrainConfig.compile (compiling counts against the budget)')
     p.add_argument('--save-reference', action='store_true', help='qm9: add each finished run to benchmarks/reference/accuracy-qm9.json (committed)')
     a = p.parse_args(argv)
     import torch
