@@ -1236,6 +1236,16 @@ def environment(molcryst_path):
             f'{torch_geometric.__version__}, torchmd-net {ver("torchmd-net")}, vesin {ver("vesin")}, qm9pack {ver("qm9pack")}, '
             f'core-mof {ver("core-mof")}; OMP_NUM_THREADS={os.environ.get("OMP_NUM_THREADS", "unset")}')
 
+def _section(sections:list, text:str):
+    "Add a part's markdown to the output and print it as it comes."
+    sections.append(text)
+    print('\n' + text + '\n', flush=True)
+
+def _save(name:str, rows:list, columns:list, **kw):
+    "A part's table as the committed result file `benchmarks/reference/<name>.json`, with the command that made it."
+    import report
+    report.save(name, rows, columns, command=' '.join(['python', *sys.argv]), **kw)
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--parts', default='1,2,3,4,5,6', help='which parts: 1 training table, 2 SchNet vs PyG, 3 TorchMD-NET, 4 CGCNN, '
@@ -1298,62 +1308,29 @@ def main(argv=None):
         if 1 in parts:
             print('Part 1: training throughput of every backbone ...', flush=True)
             res = bench_train(a, root, child_args)
-            sections.append('## Training throughput, every backbone (QM9)\n\n' + train_table(res, a, ds_info))
-            print('\n' + sections[-1] + '\n', flush=True)
+            _section(sections, '## Training throughput, every backbone (QM9)\n\n' + train_table(res, a, ds_info))
         if 2 in parts:
             print('Part 2: SchNet vs PyG SchNet ...', flush=True)
             r = bench_schnet(a, ds)
-            sections.append('## SchNet vs PyG `SchNet`, training step (QM9)\n\n' + schnet_table(r, a))
-            print('\n' + sections[-1] + '\n', flush=True)
+            _section(sections, '## SchNet vs PyG `SchNet`, training step (QM9)\n\n' + schnet_table(r, a))
         if 3 in parts:
             print('Part 3: TorchMD-NET wrapper vs torchmd-net ...', flush=True)
             r = bench_torchmdnet(a, root)
-            sections.append('## TorchMD-NET wrapper vs torchmd-net called directly\n\n' + torchmdnet_table(r, a))
-            print('\n' + sections[-1] + '\n', flush=True)
+            _section(sections, '## TorchMD-NET wrapper vs torchmd-net called directly\n\n' + torchmdnet_table(r, a))
         if 4 in parts:
             print('Part 4: CGCNN list vs padded on CoRE MOF ...', flush=True)
             res = bench_cgcnn(a, child_args)
-            sections.append('## CGCNN list form vs padded form (CoRE MOF)\n\n' + cgcnn_table(res, a))
-            print('\n' + sections[-1] + '\n', flush=True)
+            _section(sections, '## CGCNN list form vs padded form (CoRE MOF)\n\n' + cgcnn_table(res, a))
         if 5 in parts:
             print('Part 5: MPNN edge-network forms ...', flush=True)
             r = bench_mpnn(a, root, child_args)
             text, rows = mpnn_table(r, a, ds_info)
-            sections.append('## MPNN and MPNN-transformer: the edge network\'s forms (QM9)\n\n' + text)
-            print('\n' + sections[-1] + '\n', flush=True)
+            _section(sections, '## MPNN and MPNN-transformer: the edge network\'s forms (QM9)\n\n' + text)
             if a.save_reference:
-                import report
-                report.save('models-mpnn', rows, ['model', 'form', 'graphs_per_s', 'per_round', 'speedup', 'peak_tensor_mib',
-                                                  'peak_rss_mib', 'float64_rel_diff'],
-                            command=' '.join(['python', *sys.argv]), notes=[text.split('\n\n')[0]],
-                            extra=dict(profiles={k: v['profile'] | dict(edge_impl=v['edge_impl']) for k, v in r['profiles'].items()}))
-        if 7 in parts:
-            if a.baseline is None: raise SystemExit('part 7 needs --baseline PATH (a checkout of the earlier molcryst)')
-            print(f'Part 7: every backbone against the molcryst at {a.baseline} ...', flush=True)
-            r = bench_speedup(a, child_args)
-            text, rows = speedup_table(r, a, ds_info)
-            sections.append('## Training throughput against an earlier molcryst (QM9)\n\n' + text)
-            print('\n' + sections[-1] + '\n', flush=True)
-            if a.save_reference:
-                import report
-                report.save('models-speedup', rows, ['backbone', 'baseline', 'molcryst', 'speedup', 'rounds', 'compiled', 'compiled_speedup',
-                                                     'compile_s', 'loader', 'goal'],
-                            command=' '.join(['python', *sys.argv]), notes=[text.split('\n\n')[0], cpu.so_far()],
-                            extra=dict(baseline=r['baseline_rev'], runs={n: {s: [{k: v for k, v in x.items() if k not in ('molcryst', 'profile')} for x in xs]
-                                                                           for s, xs in sides.items()} for n, sides in r['runs'].items()}))
-        if 8 in parts:
-            print('Part 8: roofline of a training step ...', flush=True)
-            res = bench_roofline(a, root, child_args)
-            text, rows = roofline_table(res, a, ds_info)
-            sections.append('## Training step against its ceiling (QM9)\n\n' + text)
-            print('\n' + sections[-1] + '\n', flush=True)
-            if a.save_reference:
-                import report
-                report.save('models-roofline', rows, ['backbone', 'graphs_per_s', 'ceiling', 'of_ceiling', 'compiled_graphs_per_s',
-                                                      'compiled_of_ceiling', 'mm_only', 'mm_share', 'mm_gflops',
-                                                      'memory_share', 'memory_of_least', 'unknown_share', 'goal'],
-                            command=' '.join(['python', *sys.argv]), notes=[text.split('\n\n')[0], cpu.so_far()],
-                            extra=dict(runs=[{k: v for k, v in r.items() if k != 'molcryst'} for r in res]))
+                _save('models-mpnn', rows, ['model', 'form', 'graphs_per_s', 'per_round', 'speedup', 'peak_tensor_mib',
+                                            'peak_rss_mib', 'float64_rel_diff'],
+                      notes=[text.split('\n\n')[0]],
+                      extra=dict(profiles={k: v['profile'] | dict(edge_impl=v['edge_impl']) for k, v in r['profiles'].items()}))
         if 6 in parts:
             version = _spk_version()
             if version is None:
@@ -1362,15 +1339,36 @@ def main(argv=None):
                 print(f'Part 6: SchNet vs schnetpack {version} ...', flush=True)
                 r = bench_spk(a, root, ds, child_args)
                 text, rows, note = spk_table(r, a, ds_info, version)
-                sections.append(f'## SchNet vs schnetpack {version} (QM9)\n\n' + text)
-                print('\n' + sections[-1] + '\n', flush=True)
+                _section(sections, f'## SchNet vs schnetpack {version} (QM9)\n\n' + text)
                 if a.save_reference:
-                    import report
-                    report.save('models-schnetpack', rows, ['mode', 'molcryst', 'schnetpack', 'x_schnetpack', 'rounds', 'x_schnetpack_cpu',
-                                                            'schnetpack_allocator', 'x_schnetpack_allocator', 'molcryst_gflops', 'schnetpack_gflops', 'gflop_per_epoch'],
-                                command=' '.join(['python', *sys.argv]), notes=[note, cpu.so_far()],
-                                extra=dict(runs=[{k: v for k, v in x.items() if k != 'molcryst'} for x in r['runs']],
-                                           agreement=r['agreement'], schnetpack=version))
+                    _save('models-schnetpack', rows, ['mode', 'molcryst', 'schnetpack', 'x_schnetpack', 'rounds', 'x_schnetpack_cpu',
+                                                      'schnetpack_allocator', 'x_schnetpack_allocator', 'molcryst_gflops', 'schnetpack_gflops', 'gflop_per_epoch'],
+                          notes=[note, cpu.so_far()],
+                          extra=dict(runs=[{k: v for k, v in x.items() if k != 'molcryst'} for x in r['runs']],
+                                     agreement=r['agreement'], schnetpack=version))
+        if 7 in parts:
+            if a.baseline is None: raise SystemExit('part 7 needs --baseline PATH (a checkout of the earlier molcryst)')
+            print(f'Part 7: every backbone against the molcryst at {a.baseline} ...', flush=True)
+            r = bench_speedup(a, child_args)
+            text, rows = speedup_table(r, a, ds_info)
+            _section(sections, '## Training throughput against an earlier molcryst (QM9)\n\n' + text)
+            if a.save_reference:
+                _save('models-speedup', rows, ['backbone', 'baseline', 'molcryst', 'speedup', 'rounds', 'compiled', 'compiled_speedup',
+                                               'compile_s', 'loader', 'goal'],
+                      notes=[text.split('\n\n')[0], cpu.so_far()],
+                      extra=dict(baseline=r['baseline_rev'], runs={n: {s: [{k: v for k, v in x.items() if k not in ('molcryst', 'profile')} for x in xs]
+                                                                     for s, xs in sides.items()} for n, sides in r['runs'].items()}))
+        if 8 in parts:
+            print('Part 8: roofline of a training step ...', flush=True)
+            res = bench_roofline(a, root, child_args)
+            text, rows = roofline_table(res, a, ds_info)
+            _section(sections, '## Training step against its ceiling (QM9)\n\n' + text)
+            if a.save_reference:
+                _save('models-roofline', rows, ['backbone', 'graphs_per_s', 'ceiling', 'of_ceiling', 'compiled_graphs_per_s',
+                                                'compiled_of_ceiling', 'mm_only', 'mm_share', 'mm_gflops',
+                                                'memory_share', 'memory_of_least', 'unknown_share', 'goal'],
+                      notes=[text.split('\n\n')[0], cpu.so_far()],
+                      extra=dict(runs=[{k: v for k, v in r.items() if k != 'molcryst'} for r in res]))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     cpu.__exit__(None, None, None)

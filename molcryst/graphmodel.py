@@ -136,14 +136,14 @@ def compile_backbone(model:torch.nn.Module,   # a backbone in training mode
 @patch
 def _train_backbone(self:GraphModel, batch):
     "The backbone on a training batch: compiled when `cfg.compile` (and it checked out on the first batch), else eager."
-    if not getattr(self.cfg, 'compile', False): return self.backbone(batch)
+    if not self.cfg.compile: return self.backbone(batch)
     fn = self.__dict__.get('_compiled_backbone')    # in __dict__, not a submodule: the state_dict keeps its keys
     if fn is None: fn = self.__dict__['_compiled_backbone'] = compile_backbone(self.backbone, batch)
     return fn(batch)
 
 @patch
 def on_train_start(self:GraphModel):
-    if getattr(self.cfg, 'compile', False) and self.forces_weight > 0:
+    if self.cfg.compile and self.forces_weight > 0:
         warnings.warn('TrainConfig.compile: not used with forces in the loss (torch.compile has no gradient of a gradient); '
                       'training runs eagerly', RuntimeWarning)
 
