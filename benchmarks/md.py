@@ -89,6 +89,39 @@ def matmul_gflops(threads:int, n:int=512, reps:int=20)->float:
     return 2 * n ** 3 / best / 1e9
 
 
+def gemm_floor(calc, atoms, replicas:int, threads:int, calls:int=50, repeats:int=5)->dict:
+    """`{G: (MFLOP, ms)}` for G = 1 and `replicas` copies of `atoms`: the matrix products of the compiled engine's joint graph
+    (energy and forces traced into one graph, as that engine runs it; edges unpadded) run alone at their own shapes, median of
+    `repeats` rounds of `calls`. A batched call cannot take less, whatever is done to its other kernels or its overhead."""
+    import numpy as np, torch
+    from torch.fx.experimental.proxy_tensor import make_fx
+    from torch.fx.passes.shape_prop import ShapeProp
+    from molcryst.calculator import _joint_energy_forces
+    aten = torch.ops.aten
+    a = atoms.copy(); a.calc = calc; calc.calculate(a, ['energy', 'forces'])
+    ei, shift, cut = calc._edge_tensors(calc._z, a.positions, a.cell.array, a.pbc)
+    n, out = len(a), {}
+    torch.set_num_threads(threads)
+    for G in (1, replicas):
+        x = (calc._zt.repeat(G), torch.tensor(np.tile(a.positions, (G, 1)), dtype=calc.dtype), torch.cat([ei + n * g for g in range(G)], 1),
+             shift.repeat(G, 1), torch.arange(G).repeat_interleave(n))
+        gm = make_fx(_joint_energy_forces(calc.model.backbone, G, cut))(*x)
+        ShapeProp(gm).propagate(*x)
+        ops = [(nd.target, [torch.randn(v.meta['tensor_meta'].shape) if isinstance(v, torch.fx.Node) else v for v in nd.args])
+               for nd in gm.graph.nodes if nd.target in (aten.mm.default, aten.addmm.default, aten.bmm.default)]
+        flops = sum(2 * args[-2].numel() * args[-1].shape[-1] for _, args in ops)
+        def run():
+            for f, args in ops: f(*args)
+        for _ in range(5): run()
+        ts = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            for _ in range(calls): run()
+            ts.append((time.perf_counter() - t) / calls)
+        out[G] = (flops / 1e6, 1e3 * statistics.median(ts))
+    return out
+
+
 def profile_call(calc, atoms, calls:int=50)->list:
     "`(self CPU µs per call, [(operator, self CPU µs per call, calls per call)])` of a calculator's energy+forces call, top 10."
     from torch.profiler import profile
@@ -207,6 +240,7 @@ def main(argv=None):
     torch.set_num_threads(best['threads'])
     achieved = flops * best['steps_s'] / 1e9
     prof_total, prof = profile_call(calc, atoms)
+    floor = gemm_floor(calcs[TENSOR], atoms, a.replicas, best['threads'])
     torch.set_num_threads(threads0)
 
     tmd_worst, native_worst = min(r['ratio'] for r in tens), min(r['ratio'] for r in native)
@@ -220,6 +254,11 @@ def main(argv=None):
         f"(goal ≥ {GOAL_RATIO:.0f}×: {'met' if native_worst >= GOAL_RATIO else 'NOT met'}).",
         f"{a.replicas} replicas of ethanol in one batch (`run_replicas`, {best['threads']} thread(s)): {rep:.1f} steps/s in all against {one:.1f} "
         f"for one trajectory (`run_md`), {rep / one:.2f}× (goal ≥ {GOAL_REPLICAS:.0f}×: {'met' if rep / one >= GOAL_REPLICAS else 'NOT met'}).",
+        f"The floor of that batch: its matrix products alone (the compiled engine's joint graph, run at their own shapes, "
+        f"{best['threads']} thread(s)) are {floor[a.replicas][0]:.0f} MFLOP in {floor[a.replicas][1]:.2f} ms, against {floor[1][0]:.1f} MFLOP in "
+        f"{floor[1][1]:.2f} ms for one molecule; {GOAL_REPLICAS:.0f}× would need the whole batched step in {1e3 * a.replicas / (GOAL_REPLICAS * one):.2f} ms, "
+        f"and even a step that were nothing but these products would give at most {1e3 * a.replicas / floor[a.replicas][1] / one:.2f}× "
+        f"one trajectory's steps/s.",
         f"`run_md` (compiled engine, {best['threads']} thread(s), frame every 10 steps, log every 100, blow-up checks): {res.steps_per_second:.1f} steps/s "
         f"over {a.pipeline_steps} steps → 10 ps at 0.1 fs in {minutes:.1f} min of wall time (goal ≤ {GOAL_MINUTES:.0f} min: "
         f"{'met' if minutes <= GOAL_MINUTES else 'NOT met'}); {cpu_minutes:.1f} min by this process's CPU time. The same run through ASE's "
@@ -247,7 +286,8 @@ def main(argv=None):
                            command=' '.join(['python', 'benchmarks/md.py', *(sys.argv[1:] if argv is None else argv)]),
                            notes=notes, extra=dict(compile_seconds=compile_s, replicas=dict(n=a.replicas, steps_s=rep, single_steps_s=one), pipeline_minutes_10ps=minutes,
                                                    pipeline_steps_s=dict(molcryst=res.steps_per_second, ase=ase_res.steps_per_second),
-                                                   drift=drift, flops_per_call=flops, gemm_gflops=gemm, profile=prof))
+                                                   drift=drift, flops_per_call=flops, gemm_gflops=gemm, profile=prof,
+                                                   gemm_floor={str(g): dict(mflop=f, ms=t) for g, (f, t) in floor.items()}))
         print(f'written to {path}')
 
 
