@@ -243,13 +243,15 @@ def check_resume(old:dict,                 # the settings the folder was started
                  folder_arg:str='run_dir', # the argument to change instead
                  quote:bool=True,          # quote the setting's name (`different 'lr'`) or not (`different lr`)
                 )->None:
-    "Refuse to resume with a different value of any of `keys`, naming the first one (and, for mappings, the entry) that changed."
+    "Refuse to resume with a different value of any of `keys`, naming the first one (and, for mappings, the entry) that changed; entries of a mapping that `old` lacks (settings added after the folder was started) are not changes."
     for k in keys:
         a, b = old.get(k), new.get(k)
         if a == b: continue
         name = repr(k) if quote else k
-        if isinstance(a, dict) and isinstance(b, dict):
-            j = next(j for j in {**a, **b} if a.get(j) != b.get(j))
+        if isinstance(a, dict) and isinstance(b, dict):   # an entry the folder's file lacks is a setting added since (it ran as its default): no change
+            changed = [j for j in {**a, **b} if j in a and a.get(j) != b.get(j)]
+            if not changed: continue
+            j = changed[0]
             diff = f'{name} ({j}: {a.get(j)!r} → {b.get(j)!r})'
         else: diff = f'{name} ({a!r} → {b!r})'
         raise ConfigError(f'{source}: cannot resume with a different {diff}; use another {folder_arg} or overwrite=True')
