@@ -20,7 +20,9 @@ during its calls by default, torchmd-net does not).
 
 Replicas: `run_replicas` with `--replicas` (8) ethanol replicas (different seeds), NVE at 0.1 fs, no trajectory on
 disk, aggregate steps/s (replicas × steps / wall time) against `run_md` of one trajectory with the same calculator,
-alternating. The pipeline projection runs `run_md` (frame every 10 steps, log every 100, blow-up checks every step).
+alternating, at each thread count (`run_replicas` splits the batch into as many model calls at once as threads); the
+goal compares the best of each. The model call alone is timed too (one molecule, the batch in one call, the batch split
+over the threads), which bounds what batching can give before any integrator overhead. The pipeline projection runs `run_md` (frame every 10 steps, log every 100, blow-up checks every step).
 
 Goals (issue 18): one trajectory (`run_md`) ≥ 3× torchmd-net's calculator's steps/s at every thread and flush setting; 10 ps of ethanol at
 0.1 fs in ≤ 10 min; 8 replicas ≥ 4× one trajectory's steps/s; drift no worse than the graph engine's. Not a test:
@@ -122,6 +124,39 @@ def gemm_floor(calc, atoms, replicas:int, threads:int, calls:int=50, repeats:int
     return out
 
 
+def call_scaling(calc, atoms, replicas:int, workers:int, calls:int=50, repeats:int=5)->dict:
+    """Milliseconds per model call (compiled engine, energies and forces, no integrator) of one molecule, of `replicas`
+    copies in one call, and of the same copies split into `workers` equal groups called at once on as many threads (as
+    `run_replicas` splits a batch), median of `repeats` rounds of `calls`, at the calculator's settings (one torch thread
+    per group). The ratio `replicas × t(one) / t(batch)` bounds what batching can give before the integrator's Python."""
+    import numpy as np, torch
+    from concurrent.futures import ThreadPoolExecutor
+    from molcryst.core import flush_denormal, torch_threads
+    a = atoms.copy(); a.calc = calc; calc.calculate(a, ['energy', 'forces'])
+    ei, shift, cut = calc._edge_tensors(calc._z, a.positions, a.cell.array, a.pbc)
+    n = len(a)
+    def inputs(G):
+        return (calc._zt.repeat(G), np.tile(a.positions, (G, 1)), torch.cat([ei + n * g for g in range(G)], 1), shift.repeat(G, 1),
+                torch.arange(G).repeat_interleave(n), G, cut)
+    one, batch, part = inputs(1), inputs(replicas), inputs(replicas // workers)
+    pool = ThreadPoolExecutor(workers, initializer=torch.set_num_threads, initargs=(1,))
+    def call(x):
+        with flush_denormal(calc.flush_denormal): return calc._tensor_energy_forces(*x)     # a per-thread setting
+    split = lambda: [j.result() for j in [pool.submit(call, part) for _ in range(workers)]]
+    def ms(f):
+        for _ in range(5): f()
+        ts = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            for _ in range(calls): f()
+            ts.append((time.perf_counter() - t) / calls)
+        return 1e3 * statistics.median(ts)
+    with flush_denormal(calc.flush_denormal), torch_threads(1):
+        out = dict(one=ms(lambda: call(one)), batch=ms(lambda: call(batch)), split=ms(split), workers=workers, replicas=replicas)
+    pool.shutdown()
+    return out
+
+
 def profile_call(calc, atoms, calls:int=50)->list:
     "`(self CPU µs per call, [(operator, self CPU µs per call, calls per call)])` of a calculator's energy+forces call, top 10."
     from torch.profiler import profile
@@ -202,18 +237,28 @@ def main(argv=None):
     torch.set_num_threads(best['threads']); torch.set_flush_denormal(best['flush'] == 'yes')
     calc = calcs[COMPILED]; calc.flush_denormal = best['flush'] == 'yes'
 
-    # replicas against one trajectory, alternating
-    rep_runs, one_runs = [], []
-    run_replicas([atoms] * a.replicas, calc, steps=5, timestep_fs=0.1, temperature_K=300)     # compiles the batch's shapes, untimed
-    for r in range(a.repeats):
-        t = time.perf_counter()
-        run_replicas([atoms] * a.replicas, calc, steps=a.steps, timestep_fs=0.1, temperature_K=300, save_every=10 ** 6, log_every=10 ** 6)
-        rep_runs.append(a.replicas * a.steps / (time.perf_counter() - t))
-        t = time.perf_counter()
-        run_md(atoms, calc, steps=a.steps, timestep_fs=0.1, temperature_K=300, save_every=10 ** 6, log_every=10 ** 6, progress=False)
-        one_runs.append(a.steps / (time.perf_counter() - t))
-    rep, one = statistics.median(rep_runs), statistics.median(one_runs)
-    print(f'{a.replicas} replicas: {rep:.1f} steps/s in all, one trajectory {one:.1f} steps/s: {rep / one:.2f}×', flush=True)
+    # replicas against one trajectory, alternating, at each thread count (run_replicas splits the batch over the threads)
+    reps = {}
+    for threads in [int(t) for t in a.threads.split(',')]:
+        torch.set_num_threads(threads)
+        run_replicas([atoms] * a.replicas, calc, steps=5, timestep_fs=0.1, temperature_K=300)     # compiles the batch's shapes, untimed
+        rep_runs, one_runs = [], []
+        for r in range(a.repeats):
+            t = time.perf_counter()
+            run_replicas([atoms] * a.replicas, calc, steps=a.steps, timestep_fs=0.1, temperature_K=300, save_every=10 ** 6, log_every=10 ** 6)
+            rep_runs.append(a.replicas * a.steps / (time.perf_counter() - t))
+            t = time.perf_counter()
+            run_md(atoms, calc, steps=a.steps, timestep_fs=0.1, temperature_K=300, save_every=10 ** 6, log_every=10 ** 6, progress=False)
+            one_runs.append(a.steps / (time.perf_counter() - t))
+        reps[threads] = dict(steps_s=statistics.median(rep_runs), single_steps_s=statistics.median(one_runs), workers=min(threads, a.replicas))
+        print(f"{a.replicas} replicas, {threads} thread(s): {reps[threads]['steps_s']:.1f} steps/s in all, one trajectory "
+              f"{reps[threads]['single_steps_s']:.1f} steps/s", flush=True)
+    one = max(v['single_steps_s'] for v in reps.values())                      # one trajectory at its best thread count
+    rep_threads = max(reps, key=lambda t: reps[t]['steps_s'])
+    rep = reps[rep_threads]['steps_s']
+    print(f'{a.replicas} replicas at their best ({rep_threads} thread(s)): {rep:.1f} steps/s against one trajectory at its best {one:.1f}: {rep / one:.2f}×', flush=True)
+    scaling = call_scaling(calc, atoms, a.replicas, max(reps))
+    torch.set_num_threads(best['threads'])
 
     # the whole pipeline, with the best setting found above
     c0 = time.process_time()
@@ -252,13 +297,21 @@ def main(argv=None):
         f"One trajectory through `run_md` (molcryst's integrator, compiled engine, blow-up checks every step) against torchmd-net's calculator in "
         f"ASE's `VelocityVerlet`: {native_worst:.2f}× at worst, {max(r['ratio'] for r in native):.2f}× at best "
         f"(goal ≥ {GOAL_RATIO:.0f}×: {'met' if native_worst >= GOAL_RATIO else 'NOT met'}).",
-        f"{a.replicas} replicas of ethanol in one batch (`run_replicas`, {best['threads']} thread(s)): {rep:.1f} steps/s in all against {one:.1f} "
-        f"for one trajectory (`run_md`), {rep / one:.2f}× (goal ≥ {GOAL_REPLICAS:.0f}×: {'met' if rep / one >= GOAL_REPLICAS else 'NOT met'}).",
-        f"The floor of that batch: its matrix products alone (the compiled engine's joint graph, run at their own shapes, "
+        f"{a.replicas} replicas of ethanol batched (`run_replicas`, NVE at 0.1 fs): " +
+        '; '.join(f"{t} thread(s) ({v['workers']} model call(s) at once): {v['steps_s']:.1f} steps/s in all, against {v['single_steps_s']:.1f} for "
+                  f"one trajectory (`run_md`) at {t} thread(s), {v['steps_s'] / v['single_steps_s']:.2f}×" for t, v in reps.items()) +
+        f". Best against best: {rep:.1f} against {one:.1f} steps/s, {rep / one:.2f}× (goal ≥ {GOAL_REPLICAS:.0f}×: "
+        f"{'met' if rep / one >= GOAL_REPLICAS else 'NOT met'}).",
+        f"The model call alone (compiled engine, no integrator): one molecule {scaling['one']:.2f} ms, {a.replicas} in one call "
+        f"{scaling['batch']:.2f} ms ({a.replicas * scaling['one'] / scaling['batch']:.2f}× the work per ms; one thread), the {a.replicas} as "
+        f"{scaling['workers']} calls of {a.replicas // scaling['workers']} at once on {scaling['workers']} threads {scaling['split']:.2f} ms "
+        f"({a.replicas * scaling['one'] / scaling['split']:.2f}×). A molecule in the batch of one call costs "
+        f"{100 * scaling['batch'] / a.replicas / scaling['one']:.0f} % of a lone molecule's call: per-molecule work (edges, element-wise "
+        f"kernels, products), not per-call overhead, is most of a call, so no integrator can take one call of {a.replicas} past "
+        f"{a.replicas * scaling['one'] / scaling['batch']:.1f}×.",
+        f"The floor of the batch: its matrix products alone (the compiled engine's joint graph, run at their own shapes, "
         f"{best['threads']} thread(s)) are {floor[a.replicas][0]:.0f} MFLOP in {floor[a.replicas][1]:.2f} ms, against {floor[1][0]:.1f} MFLOP in "
-        f"{floor[1][1]:.2f} ms for one molecule; {GOAL_REPLICAS:.0f}× would need the whole batched step in {1e3 * a.replicas / (GOAL_REPLICAS * one):.2f} ms, "
-        f"and even a step that were nothing but these products would give at most {1e3 * a.replicas / floor[a.replicas][1] / one:.2f}× "
-        f"one trajectory's steps/s.",
+        f"{floor[1][1]:.2f} ms for one molecule; {GOAL_REPLICAS:.0f}× would need the whole batched step in {1e3 * a.replicas / (GOAL_REPLICAS * one):.2f} ms.",
         f"`run_md` (compiled engine, {best['threads']} thread(s), frame every 10 steps, log every 100, blow-up checks): {res.steps_per_second:.1f} steps/s "
         f"over {a.pipeline_steps} steps → 10 ps at 0.1 fs in {minutes:.1f} min of wall time (goal ≤ {GOAL_MINUTES:.0f} min: "
         f"{'met' if minutes <= GOAL_MINUTES else 'NOT met'}); {cpu_minutes:.1f} min by this process's CPU time. The same run through ASE's "
@@ -284,7 +337,8 @@ def main(argv=None):
     if a.save_reference:
         path = report.save('md', rows, ['threads', 'flush', 'calculator', 'steps_s', 'ratio', 'cpu_steps_s', 'cpu_ratio'],
                            command=' '.join(['python', 'benchmarks/md.py', *(sys.argv[1:] if argv is None else argv)]),
-                           notes=notes, extra=dict(compile_seconds=compile_s, replicas=dict(n=a.replicas, steps_s=rep, single_steps_s=one), pipeline_minutes_10ps=minutes,
+                           notes=notes, extra=dict(compile_seconds=compile_s, replicas=dict(n=a.replicas, steps_s=rep, single_steps_s=one, threads=rep_threads,
+                                                   by_threads={str(t): v for t, v in reps.items()}, call_ms=scaling), pipeline_minutes_10ps=minutes,
                                                    pipeline_steps_s=dict(molcryst=res.steps_per_second, ase=ase_res.steps_per_second),
                                                    drift=drift, flops_per_call=flops, gemm_gflops=gemm, profile=prof,
                                                    gemm_floor={str(g): dict(mflop=f, ms=t) for g, (f, t) in floor.items()}))

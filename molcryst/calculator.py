@@ -4,7 +4,7 @@
 
 # %% ../nbs/40a_calculator.ipynb 4
 from __future__ import annotations
-import contextlib, copy, logging
+import contextlib, copy, logging, threading
 from pathlib import Path
 
 import numpy as np
@@ -93,7 +93,7 @@ class MolcrystCalculator(Calculator):
         if threads is not None and not (isinstance(threads, int) and threads >= 1): raise ConfigError(f'threads must be an integer ≥ 1 or None, got {threads!r}')
         self.threads = threads
         self.engine = resolve_engine(engine, m.backbone)
-        self._compiled, self._capacity, self._padded = {}, {}, None   # the compiled engine's checked functions per shape, edge capacity per (atoms, graphs), padded edges
+        self._compiled, self._capacity, self._padded = {}, {}, {}   # the compiled engine's checked functions per shape, edge capacity per (atoms, graphs), padded edges per edge list
         self.parameters = dict(model=str(getattr(m, 'checkpoint_path', 'in-memory model')), skin=self.skin,
                                dtype=str(dtype).replace('torch.', ''), engine=self.engine)
         self._nl, self.neighbor_builds, self._warned, self._key = None, 0, set(), None
@@ -137,6 +137,7 @@ def _edge_tensors(self:MolcrystCalculator, z, pos, cell, pbc)->tuple:
     return (*c['t'], self.cutoff)
 
 _FAR = 1e3      # Å: the offset of padding pairs, far beyond any cut-off
+_COMPILING = threading.Lock()
 SMALL_ATOMS = 256   # compiled kernels of systems up to this size run on one thread (ethanol: 1.1-1.4x faster with 2 threads than letting them split)
 
 def _joint_energy_forces(backbone, G:int, cut:float):
@@ -155,10 +156,11 @@ def _pad_edges(self:MolcrystCalculator, ei, shift, n:int, G:int)->tuple:
     E = ei.shape[1]
     cap = self._capacity[n, G] = max(self._capacity.get((n, G), 0), -(-max(E, 1) // 32) * 32)
     if cap == E: return ei, shift, cap
-    p = self._padded                                            # kept while the edges are (a Verlet list's lifetime)
-    if p is None or p[0] is not ei or p[1] is not shift or p[2] != cap:   # self-pairs of atom 0 a long way off: weighted out by the cut-off
-        p = self._padded = (ei, shift, cap, torch.cat([ei, ei.new_zeros(2, cap - E)], dim=1),
-                            torch.cat([shift, shift.new_tensor([_FAR, 0.0, 0.0]).expand(cap - E, 3)]))
+    p = self._padded.get(id(ei))                                # kept while the edges are (a Verlet list's lifetime); an entry holds its
+    if p is None or p[0] is not ei or p[1] is not shift or p[2] != cap:   # edges, so the id is not reused while it is kept
+        if len(self._padded) >= 16: self._padded = {}           # old lists (one per batch group that ran at once)
+        p = self._padded[id(ei)] = (ei, shift, cap, torch.cat([ei, ei.new_zeros(2, cap - E)], dim=1),   # self-pairs of atom 0 a long way
+                                    torch.cat([shift, shift.new_tensor([_FAR, 0.0, 0.0]).expand(cap - E, 3)]))  # off: weighted out by the cut-off
     return p[3], p[4], cap
 
 @patch
@@ -169,7 +171,10 @@ def _tensor_energy_forces(self:MolcrystCalculator, z, pos:np.ndarray, ei, shift,
         eip, shp, cap = self._pad_edges(ei, shift, p.shape[0], G)
         key = (p.shape[0], cap, G, self.cutoff if cut is None else cut)
         fn = self._compiled.get(key)
-        if fn is None: fn = self._compile(key, z, p, eip, shp, batch)
+        if fn is None:
+            with _COMPILING:                                    # one compile at a time (batch groups evaluate in threads)
+                fn = self._compiled.get(key)
+                if fn is None and self.engine == 'compiled': fn = self._compile(key, z, p, eip, shp, batch)
         if fn is not None: return fn(z, p, eip, shp, batch)
     return self._eager_energy_forces(z, p, ei, shift, batch, G, cut)
 

@@ -27,21 +27,61 @@ __all__ = ['log', 'BatchEvaluator', 'ReplicaCalculator', 'run_replicas']
 
 # %% ../nbs/40d_replicas.ipynb
 class BatchEvaluator:
-    "Energies and forces of many structures in one call of the model; each structure has its own calculator (Verlet list, per-structure sums), all share `calc`'s model and engine."
-    def __init__(self, calc:MolcrystCalculator):
-        self.calc, self.calls, self.structures, self._cat = calc, 0, 0, None
+    """Energies and forces of many structures in as few model calls as there are workers; each structure has its own calculator
+    (Verlet list, per-structure sums), all share `calc`'s model and engine. On the CPU with the tensor or compiled engine and
+    several torch threads, the batch is split into as many groups as threads, each evaluated on its own thread, which runs
+    torch at one thread (the compiled code releases the GIL); otherwise it is one call."""
+    def __init__(self, calc:MolcrystCalculator,
+                 workers:int|None=None):    # groups evaluated at once (None: the calculator's threads, or torch's, on the CPU; 1: one call)
+        if workers is not None and not (isinstance(workers, int) and workers >= 1): raise ConfigError(f'workers must be an integer ≥ 1 or None, got {workers!r}')
+        self.calc, self.workers, self.calls, self.structures, self._cat, self._pool = calc, workers, 0, 0, {}, None
 
-    def _concat(self, runs, items):
-        "Atomic numbers, edges, shifts and batch vector of the batch; kept while no Verlet list is rebuilt."
-        eis, c = [it[0] for it in items], self._cat
+    def n_workers(self, runs:int)->int:
+        "How many groups a batch of `runs` structures is split into."
+        c = self.calc
+        if self.workers is not None: w = self.workers
+        elif c.device.type == 'cpu' and c.engine in ('tensor', 'compiled'): w = c.threads or torch.get_num_threads()
+        else: w = 1
+        return max(1, min(w, runs)) if c.engine in ('tensor', 'compiled') else 1
+
+    def close(self):
+        "Stop the worker threads (a later call starts them again)."
+        if self._pool is not None: self._pool.shutdown(); self._pool = None
+
+    def _concat(self, g:int, runs, items):
+        "Atomic numbers, edges, shifts and batch vector of group `g`; kept while none of its Verlet lists is rebuilt."
+        eis, c = [it[0] for it in items], self._cat.get(g)
         if c is None or len(c[0]) != len(eis) or any(a is not b for a, b in zip(c[0], eis)):
             dev, n = self.calc.device, [r.n for r in runs]
             off = np.cumsum([0] + n[:-1])
             b = torch.repeat_interleave(torch.arange(len(runs), device=dev), torch.tensor(n, device=dev))
             ei = torch.cat([e + int(o) for e, o in zip(eis, off)], dim=1) if len(runs) > 1 else eis[0]
             shift = torch.cat([it[1] for it in items]) if len(runs) > 1 else items[0][1]
-            self._cat = c = (eis, torch.cat([r.calc._zt for r in runs]), ei, shift, b)
+            self._cat[g] = c = (eis, torch.cat([r.calc._zt for r in runs]), ei, shift, b)
         return c[1:]
+
+    def _group(self, g:int, runs, items, R:np.ndarray, threads:int|None)->tuple:
+        "`(outputs, forces)` of one group (positions `R`) by the tensor or compiled engine, at `threads` torch threads, flushing subnormals as the calculator says (both are per thread)."
+        c = self.calc
+        with (flush_denormal(True) if c.flush_denormal else contextlib.nullcontext()), torch_threads(threads):
+            z, ei, shift, b = self._concat(g, runs, items)
+            return c._tensor_energy_forces(z, R, ei, shift, b, len(runs), items[0][2])
+
+    def _tensor(self, ok, items, R:np.ndarray)->tuple:
+        "`(outputs [G,T], forces [N,3])` of all `ok` structures: one call, or contiguous groups of about equal atoms on the workers."
+        w = self.n_workers(len(ok))
+        if w == 1: return self._group(0, ok, items, R, self.calc.threads)
+        n = np.cumsum([r.n for r in ok])                       # a group ends where its share of the atoms is reached
+        ends = sorted({int(np.searchsorted(n, n[-1] * k / w)) + 1 for k in range(1, w)} | {len(ok)})
+        bounds = list(zip([0] + ends[:-1], ends))
+        atoms = [0] + [int(n[b - 1]) for b in ends]
+        if self._pool is None or self._pool._max_workers < len(bounds):
+            self.close()
+            from concurrent.futures import ThreadPoolExecutor
+            self._pool = ThreadPoolExecutor(len(bounds), thread_name_prefix='molcryst-batch', initializer=torch.set_num_threads, initargs=(1,))
+        jobs = [self._pool.submit(self._group, g, ok[a:b], items[a:b], R[atoms[g]:atoms[g + 1]], None) for g, (a, b) in enumerate(bounds)]
+        res = [j.result() for j in jobs]
+        return torch.cat([o for o, _ in res]), torch.cat([f for _, f in res])
 
     def __call__(self, runs:list, R:np.ndarray|None=None, F:np.ndarray|None=None)->dict:
         """Evaluate `runs` (each with `calc`, positions `R`, `cell`, `pbc`) at their positions: sets each run's energy `e` (eV)
@@ -63,12 +103,10 @@ class BatchEvaluator:
         if not ok: return errors
         whole = not errors and R is not None
         self.calls += 1; self.structures += len(ok)
-        with (flush_denormal(True) if c.flush_denormal else contextlib.nullcontext()), torch_threads(c.threads):
-            if tensor:
-                z, ei, shift, b = self._concat(ok, items)
-                out, f = c._tensor_energy_forces(z, R if whole else np.concatenate([r.R for r in ok]), ei, shift, b, len(ok), items[0][2])
-            else:
-                with torch.enable_grad(): out, f, _ = energy_forces(c.model.backbone, Batch.from_data_list(items))
+        if tensor: out, f = self._tensor(ok, items, R if whole else np.concatenate([r.R for r in ok]))
+        else:
+            with (flush_denormal(True) if c.flush_denormal else contextlib.nullcontext()), torch_threads(c.threads), torch.enable_grad():
+                out, f, _ = energy_forces(c.model.backbone, Batch.from_data_list(items))
         e = out[:, 0].detach().double().cpu().numpy() * c._std + c._mean + np.array([r.calc._ref for r in ok])
         f = f.detach().double().cpu().numpy() * c._std
         if whole: F[...] = f
@@ -267,9 +305,10 @@ def run_replicas(structures:list,           # `ase.Atoms`, one per replica (the 
                  resume:bool=False,         # continue each trajectory from its last frame
                  overwrite:bool=False,      # start again even where trajectories hold frames
                  progress:bool=False,       # a progress bar per replica
+                 workers:int|None=None,     # model calls at once, each on its own thread with a share of the replicas (None: the CPU threads; see `BatchEvaluator`)
                  **fields,                  # `MDSettings` fields for every replica
                 )->list[MDResult]:
-    "Run MD of several structures at once, each as `run_md` would (its own trajectory, log, blow-up check, resume), with one integrator and one model call per step for all."
+    "Run MD of several structures at once, each as `run_md` would (its own trajectory, log, blow-up check, resume), with one integrator and one batched model call per step (split over the CPU's threads)."
     s = md_settings(settings, fields, source='run_replicas')
     n = len(structures)
     if n == 0: raise ConfigError('run_replicas needs at least one structure')
@@ -289,7 +328,8 @@ def run_replicas(structures:list,           # `ase.Atoms`, one per replica (the 
             for k in range(n)]
     if any(a.constraints for a in structures): raise ConfigError("run_replicas integrates without constraints; run constrained atoms with run_md(..., integrator='ase')")
     calc = calculator if isinstance(calculator, MolcrystCalculator) else MolcrystCalculator(calculator)
-    ev = BatchEvaluator(calc)
-    out = _run_batched(structures, [ReplicaCalculator.of(calc, ev, k) for k in range(n)], sets, trajs, resume, overwrite, progress, ev)
+    ev = BatchEvaluator(calc, workers)
+    try: out = _run_batched(structures, [ReplicaCalculator.of(calc, ev, k) for k in range(n)], sets, trajs, resume, overwrite, progress, ev)
+    finally: ev.close()
     log.info(f'{n} replicas: {ev.calls} model calls for {ev.structures} structure evaluations')
     return out

@@ -267,3 +267,25 @@ def test_molcryst_integrator_is_ase_bit_for_bit_with_resume_and_mixed_batches(tm
         one = run_md(a, calc(), steps=25, timestep_fs=0.5, save_every=5, log_every=5, seed=k, progress=False, integrator='ase', **{'temperature_K': 300, **extra})
         np.testing.assert_allclose(reps[k].atoms.positions, one.atoms.positions, rtol=0, atol=1e-9)
         np.testing.assert_allclose(reps[k].log.etot.to_numpy(), one.log.etot.to_numpy(), rtol=0, atol=1e-9)
+
+
+def test_replicas_split_over_worker_threads_equal_one_call():
+    "A batch split into groups on worker threads (`workers`) gives the trajectories of one call (float64, mixed molecules, a group of one too); torch's thread count is left as it was; the graph engine is one call."
+    from molcryst.pretrained import load
+    from molcryst.core import ConfigError
+    from molcryst.replicas import BatchEvaluator, run_replicas
+    model = load(MODEL)
+    calc = MolcrystCalculator(model, dtype=torch.float64)
+    mols = [molecule_atoms('ethanol'), molecule_atoms('n-propanol'), molecule_atoms('ethanol')]
+    kw = dict(steps=20, timestep_fs=0.5, temperature_K=300, thermostat='langevin', friction=0.05, save_every=5, log_every=5)
+    threads = torch.get_num_threads()
+    ends = {w: run_replicas(mols, calc, workers=w, **kw) for w in (1, 2, 3)}
+    assert torch.get_num_threads() == threads
+    for w in (2, 3):
+        for a, b in zip(ends[1], ends[w]):
+            np.testing.assert_allclose(b.atoms.positions, a.atoms.positions, rtol=0, atol=1e-9)
+            np.testing.assert_allclose(b.log.etot.to_numpy(), a.log.etot.to_numpy(), rtol=0, atol=1e-9)
+    assert BatchEvaluator(calc, 2).n_workers(1) == 1 and BatchEvaluator(calc, 4).n_workers(3) == 3
+    calc.threads = 2; assert BatchEvaluator(calc).n_workers(8) == 2
+    assert BatchEvaluator(MolcrystCalculator(model, engine='graph', threads=2)).n_workers(8) == 1
+    with pytest.raises(ConfigError, match='workers'): BatchEvaluator(calc, 0)
