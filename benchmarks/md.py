@@ -313,8 +313,8 @@ def main(argv=None):
         f"{scaling['workers']} calls of {a.replicas // scaling['workers']} at once on {scaling['workers']} threads {scaling['split']:.2f} ms "
         f"({a.replicas * scaling['one'] / scaling['split']:.2f}×). A molecule in the batch of one call costs "
         f"{100 * scaling['batch'] / a.replicas / scaling['one']:.0f} % of a lone molecule's call: per-molecule work (edges, element-wise "
-        f"kernels, products), not per-call overhead, is most of a call, so no integrator can take one call of {a.replicas} past "
-        f"{a.replicas * scaling['one'] / scaling['batch']:.1f}×.",
+        f"kernels, products), not per-call overhead, is most of a call; what a batch gains beyond these ratios is the single "
+        f"trajectory's per-step Python, which the batch shares.",
         f"The floor of the batch: its matrix products alone (the compiled engine's joint graph, run at their own shapes, "
         f"{best['threads']} thread(s)) are {floor[a.replicas][0]:.0f} MFLOP in {floor[a.replicas][1]:.2f} ms, against {floor[1][0]:.1f} MFLOP in "
         f"{floor[1][1]:.2f} ms for one molecule; {GOAL_REPLICAS:.0f}× would need the whole batched step in {1e3 * a.replicas / (GOAL_REPLICAS * one):.2f} ms.",
