@@ -18,9 +18,9 @@ log = logging.getLogger('molcryst')
 __all__ = ['log', 'HARTREE_TO_EV', 'KCAL_MOL_TO_EV', 'BOHR_TO_ANGSTROM', 'EV_TO_KCAL_MOL', 'MAX_Z', 'MolcrystError',
            'ConfigError', 'CheckpointError', 'DataError', 'CIFError', 'UnknownElementError', 'EmptyDatasetError',
            'StructureError', 'NonFiniteError', 'atomic_number', 'seed_everything', 'get_device', 'denormals_flushed',
-           'flush_denormal', 'torch_threads', 'tune_allocator', 'cache_dir', 'atomic_write', 'hash_key', 'did_you_mean',
-           'unknown', 'read_yaml', 'check_run_folder', 'clear_run_folder', 'check_resume', 'MissingExtraError',
-           'require']
+           'flush_denormal', 'torch_threads', 'tune_allocator', 'cache_dir', 'use_cache', 'atomic_write', 'hash_key',
+           'did_you_mean', 'unknown', 'read_yaml', 'check_run_folder', 'clear_run_folder', 'check_resume',
+           'MissingExtraError', 'require']
 
 # %% ../nbs/00_core.ipynb
 HARTREE_TO_EV: float = 27.211386024367243         # 1 Ha in eV (ase.units.Hartree)
@@ -158,6 +158,13 @@ def cache_dir(*parts:str)->Path:
     p = Path(root).expanduser().joinpath(*parts)
     p.mkdir(parents=True, exist_ok=True)
     return p
+
+def use_cache(path)->str|None:
+    "Point `$MOLCRYST_CACHE` at `path` (None: unset it) and return its previous value, to hand back to `use_cache` when done (a notebook or test that moves the cache must not leave it moved for the code that runs after it in the same process)."
+    old = os.environ.get('MOLCRYST_CACHE')
+    if path is None: os.environ.pop('MOLCRYST_CACHE', None)
+    else: os.environ['MOLCRYST_CACHE'] = str(path)
+    return old
 
 # %% ../nbs/00_core.ipynb
 @contextlib.contextmanager

@@ -55,8 +55,12 @@ def coremof_dir(subset:str='2019-ASR', progress:bool=True)->Path:
                 if m.isfile() and m.name.endswith('.cif') and not Path(m.name).name.startswith('.'):
                     (tmp / Path(m.name).name).write_bytes(t.extractfile(m).read())
         (tmp / '.complete').touch()
-        if out.exists(): shutil.rmtree(out)
-        os.replace(tmp, out)
+        if out.exists() and not (out / '.complete').exists():      # a folder of an older layout, or a half-copied one: set aside
+            os.replace(out, tmp.with_name(tmp.name + '.old')); shutil.rmtree(tmp.with_name(tmp.name + '.old'), ignore_errors=True)
+        try: os.replace(tmp, out)
+        except OSError:                                             # another process unpacked it meanwhile: keep theirs, which may be in use
+            if not (out / '.complete').exists(): raise
+            shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True); raise
     return out

@@ -1,9 +1,13 @@
-"The graph cache: keyed by source and options, atomic, corrupt files rebuilt, interrupted builds leave nothing."
+"""The graph cache: keyed by source and options, atomic, corrupt files rebuilt, interrupted builds leave nothing; an unpacked data folder
+another process finished is kept, not replaced under it; a cache moved by a notebook or test is put back."""
+import itertools, os
+
 import numpy as np
 import pytest
 import torch
 
-from molcryst.core import cache_dir
+import molcryst.mofs as mofs
+from molcryst.core import cache_dir, use_cache
 from molcryst.datasets import QM9, Record, make_dataset
 
 
@@ -59,3 +63,39 @@ def test_malicious_cache_is_not_executed(tmp_path):
     with open(a.path, 'wb') as f: pickle.dump(Evil(), f)
     b = QM9(limit=5, progress=False)
     assert len(b) == 5 and not flag.exists()
+
+
+def _first(n, hook=None):
+    "A stand-in for tqdm that yields the tarball's first `n` members (a quick unpack), calling `hook` before the first."
+    def fake(it, **kw):
+        if hook is not None: hook()
+        return itertools.islice(it, n)
+    return fake
+
+
+def test_coremof_unpacked_by_another_process_meanwhile_is_kept(monkeypatch):
+    out = cache_dir('coremof') / '2019-ASR'
+    def other():                                            # another process completes the folder while this one unpacks
+        out.mkdir(parents=True); (out / 'theirs.cif').write_text('x'); (out / '.complete').touch()
+    monkeypatch.setattr(mofs, 'tqdm', _first(5, other))
+    assert mofs.coremof_dir(progress=False) == out
+    assert (out / 'theirs.cif').exists() and (out / '.complete').exists()    # theirs, which may be in use, untouched
+    assert [p.name for p in out.parent.iterdir() if p.name.startswith('.')] == []   # no temporary folder left
+
+
+def test_coremof_incomplete_folder_is_replaced(monkeypatch):
+    out = cache_dir('coremof') / '2019-ASR'
+    out.mkdir(parents=True); (out / 'half.cif').write_text('x')          # no .complete: an older or broken unpack
+    monkeypatch.setattr(mofs, 'tqdm', _first(5))
+    assert mofs.coremof_dir(progress=False) == out
+    names = sorted(p.name for p in out.iterdir())
+    assert '.complete' in names and 'half.cif' not in names and len(names) == 6
+    assert [p.name for p in out.parent.iterdir() if p.name.startswith('.')] == []
+
+
+def test_use_cache_hands_back_the_previous_value(tmp_path):
+    before = os.environ.get('MOLCRYST_CACHE')
+    old = use_cache(tmp_path / 'a')
+    assert old == before and cache_dir() == tmp_path / 'a'
+    assert use_cache(None) == str(tmp_path / 'a') and 'MOLCRYST_CACHE' not in os.environ
+    assert use_cache(old) is None and os.environ.get('MOLCRYST_CACHE') == before

@@ -99,10 +99,10 @@ def test_forces_are_minus_energy_gradient(name, kind):
 
 @pytest.fixture(scope='module')
 def qm9_64(tmp_path_factory):
-    import os
-    os.environ['MOLCRYST_CACHE'] = str(tmp_path_factory.mktemp('qm9cache'))
     from molcryst.datasets import QM9
-    ds = QM9('homo', limit=64, progress=False)
+    with pytest.MonkeyPatch.context() as mp:           # the module's cache, not left set for the modules after it
+        mp.setenv('MOLCRYST_CACHE', str(tmp_path_factory.mktemp('qm9cache')))
+        ds = QM9('homo', limit=64, progress=False)
     b = Batch.from_data_list([ds[i] for i in range(len(ds))])
     y = ((b.y - b.y.mean()) / b.y.std()).float()
     return b, y

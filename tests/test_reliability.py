@@ -177,9 +177,9 @@ def test_papermill_parameter_of_wrong_type(tmp_path):
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
     d = tmp_path_factory.mktemp('trained')
-    os.environ['MOLCRYST_CACHE'] = str(d / 'cache')
-    run = fit(dict(dataset_kwargs=dict(limit=60, progress=False), model_kwargs=TINY, epochs=1, run_dir=str(d / 'run')), progress=False)
-    return run
+    with pytest.MonkeyPatch.context() as mp:           # the module's cache, not left set for the modules after it
+        mp.setenv('MOLCRYST_CACHE', str(d / 'cache'))
+        return fit(dict(dataset_kwargs=dict(limit=60, progress=False), model_kwargs=TINY, epochs=1, run_dir=str(d / 'run')), progress=False)
 
 CKPT_CASES = {
     'random_bytes': (lambda p, good: p.write_bytes(np.random.default_rng(0).bytes(4096)), 'not a readable checkpoint'),
