@@ -91,6 +91,17 @@ def matmul_gflops(threads:int, n:int=512, reps:int=20)->float:
     return 2 * n ** 3 / best / 1e9
 
 
+def median_ms(f, calls:int, repeats:int, warmup:int=5)->float:
+    "Milliseconds per call of `f()`: the median over `repeats` rounds of `calls` calls, after `warmup` calls."
+    for _ in range(warmup): f()
+    ts = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for _ in range(calls): f()
+        ts.append((time.perf_counter() - t) / calls)
+    return 1e3 * statistics.median(ts)
+
+
 def gemm_floor(calc, atoms, replicas:int, threads:int, calls:int=50, repeats:int=5)->dict:
     """`{G: (MFLOP, ms)}` for G = 1 and `replicas` copies of `atoms`: the matrix products of the compiled engine's joint graph
     (energy and forces traced into one graph, as that engine runs it; edges unpadded) run alone at their own shapes, median of
@@ -114,13 +125,7 @@ def gemm_floor(calc, atoms, replicas:int, threads:int, calls:int=50, repeats:int
         flops = sum(2 * args[-2].numel() * args[-1].shape[-1] for _, args in ops)
         def run():
             for f, args in ops: f(*args)
-        for _ in range(5): run()
-        ts = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            for _ in range(calls): run()
-            ts.append((time.perf_counter() - t) / calls)
-        out[G] = (flops / 1e6, 1e3 * statistics.median(ts))
+        out[G] = (flops / 1e6, median_ms(run, calls, repeats))
     return out
 
 
@@ -143,14 +148,7 @@ def call_scaling(calc, atoms, replicas:int, workers:int, calls:int=50, repeats:i
     def call(x):
         with flush_denormal(calc.flush_denormal): return calc._tensor_energy_forces(*x)     # a per-thread setting
     split = lambda: [j.result() for j in [pool.submit(call, part) for _ in range(workers)]]
-    def ms(f):
-        for _ in range(5): f()
-        ts = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            for _ in range(calls): f()
-            ts.append((time.perf_counter() - t) / calls)
-        return 1e3 * statistics.median(ts)
+    ms = lambda f: median_ms(f, calls, repeats)
     with flush_denormal(calc.flush_denormal), torch_threads(1):
         out = dict(one=ms(lambda: call(one)), batch=ms(lambda: call(batch)), split=ms(split), workers=workers, replicas=replicas)
     pool.shutdown()
