@@ -259,6 +259,11 @@ def check_state(self:MolcrystCalculator, atoms, tol=1e-15):
             + [k for k in _STATE if k in a.arrays and not np.array_equal(a.arrays[k], atoms.arrays[k])])
 
 @patch
+def _flushing(self:MolcrystCalculator):
+    "Subnormal floats flushed to zero inside the block if the calculator says so (a per-thread CPU setting, restored after it)."
+    return flush_denormal(True) if self.flush_denormal else contextlib.nullcontext()
+
+@patch
 def calculate(self:MolcrystCalculator, atoms=None, properties=('energy',), system_changes=all_changes):
     "Energy (eV), forces (eV/Å) and, when asked for a 3D-periodic cell, stress (eV/Å³, Voigt order)."
     super(MolcrystCalculator, self).calculate(atoms, properties, system_changes)
@@ -270,7 +275,7 @@ def calculate(self:MolcrystCalculator, atoms=None, properties=('energy',), syste
     if not np.isfinite(pos).all():                               # a blown-up run (run_md reports it as such)
         k = int(np.flatnonzero(~np.isfinite(pos).all(1))[0])
         raise StructureError(f'non-finite position of atom {k} ({a[k].symbol})', self._name, f'atom {k}', 'positions')
-    with flush_denormal(True) if self.flush_denormal else contextlib.nullcontext(), torch_threads(self.threads):
+    with self._flushing(), torch_threads(self.threads):
         self._evaluate(a, pos, cell, pbc, stress)
     bad = [k for k in ('energy', 'forces', 'stress') if k in self.results and not np.isfinite(self.results[k]).all()]
     if bad:

@@ -56,7 +56,7 @@ def coremof_dir(subset:str='2019-ASR', progress:bool=True)->Path:
                     (tmp / Path(m.name).name).write_bytes(t.extractfile(m).read())
         (tmp / '.complete').touch()
         if out.exists() and not (out / '.complete').exists():      # a folder of an older layout, or a half-copied one: set aside
-            os.replace(out, tmp.with_name(tmp.name + '.old')); shutil.rmtree(tmp.with_name(tmp.name + '.old'), ignore_errors=True)
+            old = tmp.with_name(tmp.name + '.old'); os.replace(out, old); shutil.rmtree(old, ignore_errors=True)
         try: os.replace(tmp, out)
         except OSError:                                             # another process unpacked it meanwhile: keep theirs, which may be in use
             if not (out / '.complete').exists(): raise

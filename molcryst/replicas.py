@@ -13,7 +13,7 @@ import torch
 from ase import Atoms, units
 from torch_geometric.data import Batch
 
-from .core import ConfigError, StructureError, check_run_folder, flush_denormal, torch_threads
+from .core import ConfigError, StructureError, check_run_folder, torch_threads
 from .calculator import MolcrystCalculator
 from .graphs import make_graph
 from .models.layers import energy_forces
@@ -34,19 +34,18 @@ class BatchEvaluator:
     def __init__(self, calc:MolcrystCalculator,
                  workers:int|None=None):    # groups evaluated at once (None: the calculator's threads, or torch's, on the CPU; 1: one call)
         if workers is not None and not (isinstance(workers, int) and workers >= 1): raise ConfigError(f'workers must be an integer ≥ 1 or None, got {workers!r}')
-        self.calc, self.workers, self.calls, self.structures, self._cat, self._pool = calc, workers, 0, 0, {}, None
+        self.calc, self.workers, self.calls, self.structures, self._cat, self._pool, self._size = calc, workers, 0, 0, {}, None, 0
 
     def n_workers(self, runs:int)->int:
         "How many groups a batch of `runs` structures is split into."
         c = self.calc
-        if self.workers is not None: w = self.workers
-        elif c.device.type == 'cpu' and c.engine in ('tensor', 'compiled'): w = c.threads or torch.get_num_threads()
-        else: w = 1
-        return max(1, min(w, runs)) if c.engine in ('tensor', 'compiled') else 1
+        if c.engine not in ('tensor', 'compiled'): return 1      # the graph engine batches one `Batch`
+        w = self.workers if self.workers is not None else (c.threads or torch.get_num_threads()) if c.device.type == 'cpu' else 1
+        return max(1, min(w, runs))
 
     def close(self):
         "Stop the worker threads (a later call starts them again)."
-        if self._pool is not None: self._pool.shutdown(); self._pool = None
+        if self._pool is not None: self._pool.shutdown(); self._pool, self._size = None, 0
 
     def _concat(self, g:int, runs, items):
         "Atomic numbers, edges, shifts and batch vector of group `g`; kept while none of its Verlet lists is rebuilt."
@@ -63,7 +62,7 @@ class BatchEvaluator:
     def _group(self, g:int, runs, items, R:np.ndarray, threads:int|None)->tuple:
         "`(outputs, forces)` of one group (positions `R`) by the tensor or compiled engine, at `threads` torch threads, flushing subnormals as the calculator says (both are per thread)."
         c = self.calc
-        with (flush_denormal(True) if c.flush_denormal else contextlib.nullcontext()), torch_threads(threads):
+        with c._flushing(), torch_threads(threads):
             z, ei, shift, b = self._concat(g, runs, items)
             return c._tensor_energy_forces(z, R, ei, shift, b, len(runs), items[0][2])
 
@@ -75,10 +74,10 @@ class BatchEvaluator:
         ends = sorted({int(np.searchsorted(n, n[-1] * k / w)) + 1 for k in range(1, w)} | {len(ok)})
         bounds = list(zip([0] + ends[:-1], ends))
         atoms = [0] + [int(n[b - 1]) for b in ends]
-        if self._pool is None or self._pool._max_workers < len(bounds):
+        if self._size < len(bounds):
             self.close()
             from concurrent.futures import ThreadPoolExecutor
-            self._pool = ThreadPoolExecutor(len(bounds), thread_name_prefix='molcryst-batch', initializer=torch.set_num_threads, initargs=(1,))
+            self._pool, self._size = ThreadPoolExecutor(len(bounds), thread_name_prefix='molcryst-batch', initializer=torch.set_num_threads, initargs=(1,)), len(bounds)
         jobs = [self._pool.submit(self._group, g, ok[a:b], items[a:b], R[atoms[g]:atoms[g + 1]], None) for g, (a, b) in enumerate(bounds)]
         res = [j.result() for j in jobs]
         return torch.cat([o for o, _ in res]), torch.cat([f for _, f in res])
@@ -105,7 +104,7 @@ class BatchEvaluator:
         self.calls += 1; self.structures += len(ok)
         if tensor: out, f = self._tensor(ok, items, R if whole else np.concatenate([r.R for r in ok]))
         else:
-            with (flush_denormal(True) if c.flush_denormal else contextlib.nullcontext()), torch_threads(c.threads), torch.enable_grad():
+            with c._flushing(), torch_threads(c.threads), torch.enable_grad():
                 out, f, _ = energy_forces(c.model.backbone, Batch.from_data_list(items))
         e = out[:, 0].detach().double().cpu().numpy() * c._std + c._mean + np.array([r.calc._ref for r in ok])
         f = f.detach().double().cpu().numpy() * c._std
